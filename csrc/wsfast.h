@@ -1,0 +1,153 @@
+/*
+ * wsfast: the C hot path of a WebSocket (RFC 6455) frame codec.
+ *
+ * No Python objects, no allocation, no mutable state outside the structs the caller owns.
+ * Functions return status codes and positions; the Python layer (wsfast/_cbackend.py) turns
+ * them into exceptions through one table, the same table the pure-Python twin (wsfast/_pure.py)
+ * feeds.
+ *
+ * The part between "cdef begin" and "cdef end" is read verbatim by the cffi builder
+ * (wsfast/_cffi_build.py), so it may only hold what cffi's cdef parser accepts: integer
+ * #defines, typedefs and prototypes.
+ */
+#ifndef WSFAST_H
+#define WSFAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* cdef begin */
+
+/* Status codes.  0 is success, positive values are "not yet", negative values are protocol
+ * errors; each error maps to one exception in wsfast/_codes.py. */
+#define WSFAST_OK 0
+#define WSFAST_NEED_MORE 1          /* parse_header: the header is incomplete */
+#define WSFAST_NEED_ROOM 2          /* decoder: the receive buffer must grow to d->need bytes */
+
+#define WSFAST_E_RESERVED_OPCODE -1        /* value: the opcode */
+#define WSFAST_E_CONTROL_FRAGMENTED -2     /* value: the opcode */
+#define WSFAST_E_CONTROL_TOO_LONG -3       /* value: the 7-bit length */
+#define WSFAST_E_LENGTH_MSB -4             /* value: the 64-bit length */
+#define WSFAST_E_NON_MINIMAL_LENGTH -5     /* value: the length */
+#define WSFAST_E_RSV -6                    /* value: the RSV bits (0x40 = RSV1, 0x20, 0x10) */
+#define WSFAST_E_UNMASKED -7               /* a server received an unmasked frame */
+#define WSFAST_E_MASKED -8                 /* a client received a masked frame */
+#define WSFAST_E_FRAME_TOO_BIG -9          /* value: the declared length */
+#define WSFAST_E_MESSAGE_TOO_BIG -10       /* value: the message size it would reach */
+#define WSFAST_E_UNEXPECTED_CONTINUATION -11
+#define WSFAST_E_EXPECTED_CONTINUATION -12 /* value: the opcode received */
+#define WSFAST_E_INVALID_UTF8 -13          /* position: index in the message */
+#define WSFAST_E_CLOSE_LENGTH -14          /* a close payload of one byte */
+#define WSFAST_E_CLOSE_CODE -15            /* value: the code */
+#define WSFAST_E_CLOSE_UTF8 -16            /* position: index in the reason */
+#define WSFAST_E_AFTER_CLOSE -17           /* bytes after a close frame */
+
+/* Decoder configuration flags. */
+#define WSFAST_CLIENT 1          /* we are the client: frames must not be masked */
+#define WSFAST_STRICT 2          /* reject lengths not in their minimal encoding */
+
+/* Frame record kinds: the low 4 bits are the frame's opcode, the flags say the rest. */
+#define WSFAST_R_FIN 0x10        /* the frame had FIN set */
+#define WSFAST_R_RSV1 0x20       /* the message's first frame had RSV1 (compressed) */
+#define WSFAST_R_FIRST 0x40      /* first frame of a data message */
+#define WSFAST_R_TEXT 0x80       /* data frame of a text message (continuations included) */
+
+#define WSFAST_MAX_RECORDS 256
+
+/* UTF-8 validator state: wsfast_utf8_feed's DFA state (0 = on a code point boundary). */
+#define WSFAST_UTF8_ACCEPT 0
+#define WSFAST_UTF8_REJECT 8
+
+typedef struct {
+    uint8_t fin;
+    uint8_t rsv;          /* RSV1..3 as in the first byte: 0x40, 0x20, 0x10 */
+    uint8_t opcode;
+    uint8_t masked;
+    uint8_t mask[4];
+    uint64_t length;      /* payload length */
+    uint32_t size;        /* header length, 2..14 */
+} wsfast_header;
+
+/* One complete frame found by wsfast_decode: its payload (unmasked in place) is
+ * buffer[offset : offset + length].  Read from Python with struct format "=QQII". */
+typedef struct {
+    uint64_t offset;
+    uint64_t length;
+    uint32_t kind;        /* opcode | WSFAST_R_* flags */
+    uint32_t close_code;  /* close frames: the code, or 0 for an empty payload */
+} wsfast_record;
+
+/* A decoder's whole state.  The caller allocates it (ffi.new), fills the configuration and the
+ * receive buffer, and passes it to every call; all offsets index buffer. */
+typedef struct {
+    /* configuration, set once */
+    uint32_t flags;          /* WSFAST_CLIENT | WSFAST_STRICT */
+    uint32_t rsv_allowed;    /* RSV bits a negotiated extension may set on a first frame */
+    uint64_t max_frame;      /* largest payload accepted in one frame */
+    uint64_t max_message;    /* largest data message accepted */
+
+    /* receive buffer: bytes [begin, end) are not consumed yet */
+    uint8_t *buffer;
+    uint64_t capacity;
+    uint64_t begin;
+    uint64_t end;
+    uint64_t need;           /* with WSFAST_NEED_ROOM: the capacity required */
+
+    /* the frame whose header has been read and whose payload is arriving */
+    uint64_t frame_payload;  /* offset of its payload (0 when no frame is open) */
+    uint64_t frame_length;   /* its payload length */
+    uint64_t frame_done;     /* payload bytes already unmasked and validated */
+    uint32_t frame_kind;     /* record kind it will produce */
+    uint8_t  frame_open;
+    uint8_t  frame_mask[4];
+
+    /* the data message in progress (fragments so far) */
+    uint8_t  message_opcode; /* 0: none open, 1: text, 2: binary */
+    uint8_t  message_rsv1;
+    uint8_t  closed;         /* a close frame was received */
+    uint32_t utf8_state;     /* DFA state of the text message in progress */
+    uint64_t message_size;   /* payload bytes of the message so far, this frame included */
+    uint64_t utf8_offset;    /* index in the message of the next byte to validate */
+
+    /* error, sticky: once set, every call returns it again */
+    int32_t error;
+    uint64_t error_value;
+    uint64_t error_position;
+
+    wsfast_record records[256];
+} wsfast_decoder;
+
+/* XOR src[0:len] with the 4-byte mask starting at key phase `phase` (0..3) into dst.
+ * dst == src is allowed (in place); other overlap is not.  Twin: _pure.mask. */
+void wsfast_mask(const uint8_t *src, uint8_t *dst, size_t len, const uint8_t *mask, size_t phase);
+
+/* Advance the UTF-8 DFA in *state over data[0:len].  Returns 0, or -1 with *error_index the
+ * index in data of the first byte after which the bytes fed can no longer be valid UTF-8
+ * (*state is then WSFAST_UTF8_REJECT).  Twin: _pure.utf8_feed. */
+int wsfast_utf8_feed(uint32_t *state, const uint8_t *data, size_t len, size_t *error_index);
+
+/* Parse a frame header from data[0:len].  WSFAST_OK fills *out; WSFAST_NEED_MORE when the
+ * bytes end first; a negative code on a violation (*value set).  Twin: _pure.parse_header. */
+int wsfast_parse_header(const uint8_t *data, size_t len, int strict, wsfast_header *out,
+                        uint64_t *value);
+
+/* Write a frame header with minimal length encoding into out (14 bytes of room); returns its
+ * size.  rsv as in the first byte.  mask may be NULL.  Twin: _pure.build_header. */
+size_t wsfast_build_header(uint8_t *out, int fin, int rsv, int opcode, uint64_t length,
+                           const uint8_t *mask);
+
+/* Append input[0:len] to d's buffer and decode every complete frame in it: validate headers,
+ * unmask payloads in place, validate text, and fill d->records.  Returns the number of records
+ * (at most WSFAST_MAX_RECORDS; call again with len 0 while it returns that many), or
+ * -WSFAST_NEED_ROOM (nothing consumed, d->need set) when the input does not fit.  On a
+ * violation it returns -(16 + records before it) and leaves the error in d->error, where it
+ * stays: every later call returns -16.  Twin: _pure.Scanner. */
+int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len);
+
+/* Move d's unconsumed bytes into a new buffer of the given capacity and rebase offsets;
+ * -1 (nothing changed) when they do not fit. */
+int wsfast_move_buffer(wsfast_decoder *d, uint8_t *buffer, uint64_t capacity);
+
+/* cdef end */
+
+#endif /* WSFAST_H */

@@ -1,0 +1,147 @@
+"""The C backend: thin wrappers over the cffi module ``wsfast._wsfast`` (csrc/wsfast.c).
+
+Same functions, results and status codes as wsfast/_pure.py.  Importing this module fails with
+ImportError when the extension was not built; wsfast/_backend.py decides what that means.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from typing import Any
+
+from . import _codes as C
+from . import _pure
+from ._wsfast import ffi, lib  # type: ignore[import-not-found]
+
+# Below this size a cffi call costs more than the work: the pure twin does it.
+SMALL = 0
+
+# CPython: a bytes object we have just created and nobody else has seen can be filled in place,
+# as C extensions fill PyBytes_FromStringAndSize(NULL, n).  bytes(n) for n >= 2 is always a new
+# object (only b"" and single bytes are shared).  PyPy may hand cffi a copy of a bytes object's
+# data, so there the output goes through a bytearray.
+_FILL_BYTES = sys.implementation.name == "cpython"
+
+_header = ffi.new("wsfast_header *")
+_value = ffi.new("uint64_t *")
+_state = ffi.new("uint32_t *")
+_index = ffi.new("size_t *")
+
+
+def _pointer(data: Any) -> Any:
+    """A pointer cffi can pass for a read-only buffer: bytes as they are, others wrapped."""
+    if type(data) is bytes:
+        return data
+    return ffi.from_buffer(data)
+
+
+def mask(data: Any, mask_: bytes, phase: int) -> bytes:
+    n = len(data)
+    if n < 2:
+        return _pure.mask(data, mask_, phase)
+    if _FILL_BYTES:
+        out = bytes(n)
+        lib.wsfast_mask(_pointer(data), out, n, mask_, phase)
+        return out
+    buf = bytearray(n)  # pragma: no cover - PyPy
+    lib.wsfast_mask(_pointer(data), ffi.from_buffer(buf), n, mask_, phase)  # pragma: no cover
+    return bytes(buf)  # pragma: no cover
+
+
+def mask_inplace(view: memoryview, mask_: bytes, phase: int) -> None:
+    n = len(view)
+    if n:
+        p = ffi.from_buffer(view)
+        lib.wsfast_mask(p, p, n, mask_, phase)
+
+
+def utf8_feed(state: int, data: Any) -> tuple[int, int]:
+    _state[0] = state
+    if lib.wsfast_utf8_feed(_state, _pointer(data), len(data), _index) == 0:
+        return _state[0], -1
+    return _state[0], _index[0]
+
+
+def parse_header(data: Any, strict: bool) -> tuple:
+    h = _header
+    status = lib.wsfast_parse_header(_pointer(data), len(data), strict, h, _value)
+    if status != C.OK:
+        return status, _value[0], None
+    key = bytes(h.mask) if h.masked else b"\x00\x00\x00\x00"
+    return status, 0, (h.fin, h.rsv, h.opcode, h.masked, key, h.length, h.size)
+
+
+def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | None) -> bytes:
+    out = ffi.new("uint8_t[14]")
+    n = lib.wsfast_build_header(out, fin, rsv, opcode, length, ffi.NULL if mask_ is None else mask_)
+    return ffi.unpack(out, n)
+
+
+_RECORD = struct.Struct("=QQII")
+_INITIAL_CAPACITY = 1 << 16
+_SHRINK_ABOVE = 1 << 20
+
+
+class Scanner:
+    """Twin of _pure.Scanner over wsfast_decode: one C call per feed, records read in bulk."""
+
+    def __init__(
+        self, client: bool, strict: bool, rsv_allowed: int, max_frame: int, max_message: int
+    ) -> None:
+        d = ffi.new("wsfast_decoder *")
+        d.flags = (lib.WSFAST_CLIENT if client else 0) | (lib.WSFAST_STRICT if strict else 0)
+        d.rsv_allowed = rsv_allowed
+        d.max_frame = min(max_frame, 2**64 - 1)
+        d.max_message = min(max_message, 2**64 - 1)
+        self._d = d
+        self._records = ffi.buffer(d.records)
+        self._set_buffer(bytearray(_INITIAL_CAPACITY))
+        self.error: tuple[int, int, int] | None = None
+
+    def _set_buffer(self, buf: bytearray) -> None:
+        self._buf = buf
+        self._view = memoryview(buf)
+        self._ptr = ffi.from_buffer(buf)
+
+    def _grow(self, need: int) -> None:
+        d = self._d
+        buf = bytearray(max(need, 2 * d.capacity))
+        ptr = ffi.from_buffer(buf)
+        if d.buffer == ffi.NULL:
+            d.buffer, d.capacity = ptr, len(buf)
+        else:
+            lib.wsfast_move_buffer(d, ptr, len(buf))
+        self._view.release()
+        self._buf, self._view, self._ptr = buf, memoryview(buf), ptr
+
+    def feed(self, data: Any) -> list:
+        d = self._d
+        if d.buffer == ffi.NULL:
+            d.buffer, d.capacity = self._ptr, len(self._buf)
+        src = _pointer(data)
+        n = len(data)
+        records: list = []
+        while True:
+            count = lib.wsfast_decode(d, src, n)
+            if count == -C.NEED_ROOM:
+                self._grow(d.need)
+                continue
+            failed = count < 0
+            if failed:
+                count = -count - 16
+            if count:
+                view = self._view
+                for offset, length, kind, code in _RECORD.iter_unpack(
+                    self._records[0 : count * 24]
+                ):
+                    records.append((kind, bytes(view[offset : offset + length]), code))
+            if failed:
+                if self.error is None:
+                    self.error = (d.error, d.error_value, d.error_position)
+                break
+            if count < lib.WSFAST_MAX_RECORDS:
+                break
+            n = 0
+            src = b""
+        return records
