@@ -75,7 +75,7 @@ def parse_header(data: Any, strict: bool) -> tuple:
 def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | None) -> bytes:
     out = ffi.new("uint8_t[14]")
     n = lib.wsfast_build_header(out, fin, rsv, opcode, length, ffi.NULL if mask_ is None else mask_)
-    return ffi.unpack(out, n)
+    return ffi.buffer(out, n)[:]
 
 
 _RECORD = struct.Struct("=QQII")
