@@ -115,33 +115,54 @@ class Scanner:
         self._view.release()
         self._buf, self._view, self._ptr = buf, memoryview(buf), ptr
 
-    def feed(self, data: Any) -> list:
+    def feed(self, data: Any) -> tuple[Any, Any, int]:
+        """Twin of _pure.Scanner.feed: (records, blob, base)."""
         d = self._d
         if d.buffer == ffi.NULL:
             d.buffer, d.capacity = self._ptr, len(self._buf)
-        src = _pointer(data)
-        n = len(data)
+        count = lib.wsfast_decode(d, data if type(data) is bytes else ffi.from_buffer(data), len(data))
+        if count == -C.NEED_ROOM:
+            self._grow(d.need)
+            count = lib.wsfast_decode(d, data if type(data) is bytes else ffi.from_buffer(data), len(data))
+        if count >= 0:
+            if count == 0:
+                return (), b"", 0
+            if count == lib.WSFAST_MAX_RECORDS:
+                return self._more(data)
+        else:
+            count = -count - 16
+            if self.error is None:
+                self.error = (d.error, d.error_value, d.error_position)
+            if count == 0:
+                return (), b"", 0
+        records = _RECORD.iter_unpack(self._records[0 : count * 24])
+        return records, *self._blob(count)
+
+    def _blob(self, count: int) -> tuple[bytes, int]:
+        # One copy of the region holding every payload; each payload is then a bytes slice (a
+        # single record's slice is the blob itself, so a large message is copied only once).
+        first = self._d.records[0].offset
+        last = self._d.records[count - 1]
+        return bytes(self._view[first : last.offset + last.length]), first
+
+    def _more(self, data: Any) -> tuple[list, bytes, int]:
+        # A full record array: collect it, then let C go on with the bytes already buffered.
         records: list = []
+        blobs = []
         while True:
-            count = lib.wsfast_decode(d, src, n)
-            if count == -C.NEED_ROOM:
-                self._grow(d.need)
-                continue
+            count = lib.wsfast_decode(self._d, b"", 0) if records else lib.WSFAST_MAX_RECORDS
             failed = count < 0
             if failed:
                 count = -count - 16
-            if count:
-                view = self._view
-                for offset, length, kind, code in _RECORD.iter_unpack(
-                    self._records[0 : count * 24]
-                ):
-                    records.append((kind, bytes(view[offset : offset + length]), code))
-            if failed:
                 if self.error is None:
+                    d = self._d
                     self.error = (d.error, d.error_value, d.error_position)
+            if count:
+                blob, base = self._blob(count)
+                blobs.append(blob)
+                shift = sum(map(len, blobs[:-1]))
+                for offset, length, kind, code in _RECORD.iter_unpack(self._records[0 : count * 24]):
+                    records.append((offset - base + shift, length, kind, code))
+            if failed or count < lib.WSFAST_MAX_RECORDS:
                 break
-            if count < lib.WSFAST_MAX_RECORDS:
-                break
-            n = 0
-            src = b""
-        return records
+        return records, b"".join(blobs), 0

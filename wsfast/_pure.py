@@ -248,7 +248,7 @@ def close_code_valid(code: int) -> bool:
 
 
 class Scanner:
-    """Bytes in, complete frames out: (kind, payload, close_code) records.
+    """Bytes in, complete frames out: (offset, length, kind, close_code) records.
 
     ``kind`` is the opcode with the R_* flags of wsfast.h.  On a violation ``feed`` returns the
     records before it and sets ``error`` to (status, value, position), which stays.
@@ -345,12 +345,13 @@ class Scanner:
         kind = self.frame_kind
         opcode = kind & 0x0F
         start = self.frame_payload
-        payload = bytes(self.buffer[start : start + self.frame_length])
+        length = self.frame_length
         close_code = 0
         if opcode == 8:
-            if len(payload) == 1:
+            if length == 1:
                 return self._fail(C.E_CLOSE_LENGTH, 1)
-            if len(payload) >= 2:
+            if length >= 2:
+                payload = bytes(self.buffer[start : start + length])
                 close_code = int.from_bytes(payload[:2], "big")
                 if not close_code_valid(close_code):
                     return self._fail(C.E_CLOSE_CODE, close_code)
@@ -358,7 +359,7 @@ class Scanner:
                 if at >= 0:
                     return self._fail(C.E_CLOSE_UTF8, 0, at)
                 if state != ACCEPT:
-                    return self._fail(C.E_CLOSE_UTF8, 0, len(payload) - 2)
+                    return self._fail(C.E_CLOSE_UTF8, 0, length - 2)
             self.closed = True
         elif opcode < 8 and kind & C.R_FIN:
             if kind & (C.R_TEXT | C.R_RSV1) == C.R_TEXT and self.utf8_state != ACCEPT:
@@ -368,13 +369,18 @@ class Scanner:
             self.message_size = 0
             self.utf8_state = ACCEPT
             self.utf8_offset = 0
-        records.append((kind, payload, close_code))
+        records.append((start, length, kind, close_code))
         return True
 
-    def feed(self, data: Any) -> list:
+    def feed(self, data: Any) -> tuple[list, bytes, int]:
+        """Decode what ``data`` completes: (records, blob, base).
+
+        Records are (offset, length, kind, close_code); a payload is
+        ``blob[offset - base : offset - base + length]``.
+        """
         records: list = []
         if self.error is not None:
-            return records
+            return records, b"", 0
         if len(data):
             if self.begin:
                 # Drop what earlier calls consumed (the twin of the C buffer's compaction).
@@ -398,4 +404,7 @@ class Scanner:
                 break
             self.begin = self.frame_payload + self.frame_length
             self.frame_open = False
-        return records
+        if not records:
+            return records, b"", 0
+        base = records[0][0]
+        return records, bytes(buf[base : records[-1][0] + records[-1][1]]), base

@@ -17,16 +17,21 @@ class Message:
 
     __slots__ = ("data", "is_text", "_text")
 
+    data: bytes
+    is_text: bool
+    _text: str
+
     def __init__(self, data: bytes, is_text: bool) -> None:
         self.data = data
         self.is_text = is_text
-        self._text: str | None = None
 
     @property
     def text(self) -> str:
-        if self._text is None:
-            self._text = self.data.decode("utf-8")
-        return self._text
+        try:
+            return self._text
+        except AttributeError:
+            self._text = text = self.data.decode("utf-8")
+            return text
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Message):
@@ -115,22 +120,26 @@ class Decoder:
         """Decode ``data`` (the next bytes received) into the events it completes."""
         if self._error is not None:
             raise ProtocolError(f"decoder stopped by an earlier error: {self._error}", self._error.code)
-        records = self._scanner.feed(readable(data))
+        records, blob, base = self._scanner.feed(
+            data if type(data) is bytes else readable(data)
+        )
         events: list[Event] = []
         append = events.append
-        for kind, payload, code in records:
+        for offset, length, kind, code in records:
+            start = offset - base
             if kind == _SINGLE_TEXT:
-                append(Message(payload, True))
+                append(Message(blob[start : start + length], True))
             elif kind == _SINGLE_BINARY:
-                append(Message(payload, False))
+                append(Message(blob[start : start + length], False))
             elif kind == _PING:
-                append(Ping(payload))
+                append(Ping(blob[start : start + length]))
             elif kind == _PONG:
-                append(Pong(payload))
+                append(Pong(blob[start : start + length]))
             elif kind == _CLOSE:
-                append(Close(code or None, payload[2:].decode("utf-8")))
+                append(Close(code or None, str(blob[start + 2 : start + length], "utf-8")))
             else:
                 # a fragment of a data message (5.4)
+                payload = blob[start : start + length]
                 if kind & C.R_FIRST:
                     self._parts = [payload]
                     self._is_text = bool(kind & C.R_TEXT)
