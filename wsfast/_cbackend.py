@@ -105,8 +105,10 @@ def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | N
 
 
 _RECORD = struct.Struct("=QQII")
+_decode = lib.wsfast_decode
+_MAX_RECORDS = lib.WSFAST_MAX_RECORDS
 _INITIAL_CAPACITY = 1 << 16
-_SHRINK_ABOVE = 1 << 20
+_SHRINK_ABOVE = 8 << 20  # keep buffers of up to 8 MiB: regrowing per message costs copies
 
 
 class Scanner:
@@ -122,39 +124,32 @@ class Scanner:
         d.max_message = min(max_message, 2**64 - 1)
         self._d = d
         self._records = ffi.buffer(d.records)
-        self._set_buffer(bytearray(_INITIAL_CAPACITY))
+        self._use(bytearray(_INITIAL_CAPACITY))
         self.error: tuple[int, int, int] | None = None
 
-    def _set_buffer(self, buf: bytearray) -> None:
-        self._buf = buf
-        self._view = memoryview(buf)
-        self._ptr = ffi.from_buffer(buf)
-
-    def _grow(self, need: int) -> None:
-        d = self._d
-        buf = bytearray(max(need, 2 * d.capacity))
+    def _use(self, buf: bytearray) -> None:
+        """Make ``buf`` the receive buffer: wrapped once, moved into by C, offsets rebased."""
         ptr = ffi.from_buffer(buf)
+        d = self._d
         if d.buffer == ffi.NULL:
             d.buffer, d.capacity = ptr, len(buf)
-        else:
-            lib.wsfast_move_buffer(d, ptr, len(buf))
-        self._view.release()
+        elif lib.wsfast_move_buffer(d, ptr, len(buf)) != 0:
+            raise AssertionError("receive buffer too small")  # pragma: no cover - a bug
         self._buf, self._view, self._ptr = buf, memoryview(buf), ptr
 
     def feed(self, data: Any) -> tuple[Any, Any, int]:
         """Twin of _pure.Scanner.feed: (records, blob, base)."""
         d = self._d
-        if d.buffer == ffi.NULL:
-            d.buffer, d.capacity = self._ptr, len(self._buf)
-        count = lib.wsfast_decode(d, data if type(data) is bytes else ffi.from_buffer(data), len(data))
+        src = data if type(data) is bytes else ffi.from_buffer(data)
+        count = _decode(d, src, len(data))
         if count == -C.NEED_ROOM:
-            self._grow(d.need)
-            count = lib.wsfast_decode(d, data if type(data) is bytes else ffi.from_buffer(data), len(data))
+            self._use(bytearray(max(d.need, 2 * d.capacity)))
+            count = _decode(d, src, len(data))
         if count >= 0:
             if count == 0:
                 return (), b"", 0
-            if count == lib.WSFAST_MAX_RECORDS:
-                return self._more(data)
+            if count == _MAX_RECORDS:
+                return self._more()
         else:
             count = -count - 16
             if self.error is None:
@@ -162,7 +157,11 @@ class Scanner:
             if count == 0:
                 return (), b"", 0
         records = _RECORD.iter_unpack(self._records[0 : count * 24])
-        return records, *self._blob(count)
+        blob, base = self._blob(count)
+        if len(blob) > _SHRINK_ABOVE and d.capacity > _SHRINK_ABOVE and d.begin == d.end:
+            # A large message grew the buffer; do not hold that memory while idle.
+            self._use(bytearray(_INITIAL_CAPACITY))
+        return records, blob, base
 
     def _blob(self, count: int) -> tuple[bytes, int]:
         # One copy of the region holding every payload; each payload is then a bytes slice (a
@@ -171,12 +170,12 @@ class Scanner:
         last = self._d.records[count - 1]
         return bytes(self._view[first : last.offset + last.length]), first
 
-    def _more(self, data: Any) -> tuple[list, bytes, int]:
+    def _more(self) -> tuple[list, bytes, int]:
         # A full record array: collect it, then let C go on with the bytes already buffered.
         records: list = []
         blobs = []
         while True:
-            count = lib.wsfast_decode(self._d, b"", 0) if records else lib.WSFAST_MAX_RECORDS
+            count = _decode(self._d, b"", 0) if records else _MAX_RECORDS
             failed = count < 0
             if failed:
                 count = -count - 16
@@ -189,6 +188,6 @@ class Scanner:
                 shift = sum(map(len, blobs[:-1]))
                 for offset, length, kind, code in _RECORD.iter_unpack(self._records[0 : count * 24]):
                     records.append((offset - base + shift, length, kind, code))
-            if failed or count < lib.WSFAST_MAX_RECORDS:
+            if failed or count < _MAX_RECORDS:
                 break
         return records, b"".join(blobs), 0
