@@ -359,3 +359,21 @@ def test_errors_are_the_same_in_any_chunking(api):
             assert error is not None
             outcomes.add((tuple(map(repr, events)), type(error), str(error), error.code))
         assert len(outcomes) == 1, outcomes
+
+
+def test_error_after_many_frames_keeps_every_earlier_event(api):
+    data = b"".join(client_frame(2, bytes([i % 256])) for i in range(700)) + b"\x83\x80"
+    with pytest.raises(ProtocolError) as info:
+        api.Decoder().feed(data)
+    assert info.value.events == [Message(bytes([i % 256]), False) for i in range(700)]
+
+
+def test_decoder_keeps_working_after_a_message_larger_than_8_mib(api):
+    big = bytes(range(256)) * (9 * 4096)  # 9 MiB: the receive buffer grows, then is released
+    d = api.Decoder(max_message_size=None)
+    frame_ = client_frame(2, big)
+    events = []
+    for i in range(0, len(frame_), 1 << 20):
+        events += d.feed(frame_[i : i + (1 << 20)])
+    assert events == [Message(big, False)]
+    assert d.feed(client_frame(1, b"after")) == [Message(b"after", True)]

@@ -137,57 +137,35 @@ class Scanner:
             raise AssertionError("receive buffer too small")  # pragma: no cover - a bug
         self._buf, self._view, self._ptr = buf, memoryview(buf), ptr
 
-    def feed(self, data: Any) -> tuple[Any, Any, int]:
-        """Twin of _pure.Scanner.feed: (records, blob, base)."""
+    def feed(self, data: Any) -> list:
+        """Twin of _pure.Scanner.feed: a list of (records, blob, base) batches."""
         d = self._d
         src = data if type(data) is bytes else ffi.from_buffer(data)
         count = _decode(d, src, len(data))
         if count == -C.NEED_ROOM:
             self._use(bytearray(max(d.need, 2 * d.capacity)))
             count = _decode(d, src, len(data))
-        if count >= 0:
-            if count == 0:
-                return (), b"", 0
-            if count == _MAX_RECORDS:
-                return self._more()
-        else:
-            count = -count - 16
-            if self.error is None:
-                self.error = (d.error, d.error_value, d.error_position)
-            if count == 0:
-                return (), b"", 0
-        records = _RECORD.iter_unpack(self._records[0 : count * 24])
-        blob, base = self._blob(count)
-        if len(blob) > _SHRINK_ABOVE and d.capacity > _SHRINK_ABOVE and d.begin == d.end:
-            # A large message grew the buffer; do not hold that memory while idle.
-            self._use(bytearray(_INITIAL_CAPACITY))
-        return records, blob, base
-
-    def _blob(self, count: int) -> tuple[bytes, int]:
-        # One copy of the region holding every payload; each payload is then a bytes slice (a
-        # single record's slice is the blob itself, so a large message is copied only once).
-        first = self._d.records[0].offset
-        last = self._d.records[count - 1]
-        return bytes(self._view[first : last.offset + last.length]), first
-
-    def _more(self) -> tuple[list, bytes, int]:
-        # A full record array: collect it, then let C go on with the bytes already buffered.
-        records: list = []
-        blobs = []
+        batches = []
         while True:
-            count = _decode(self._d, b"", 0) if records else _MAX_RECORDS
-            failed = count < 0
-            if failed:
+            if count < 0:
                 count = -count - 16
                 if self.error is None:
-                    d = self._d
                     self.error = (d.error, d.error_value, d.error_position)
+                full = False
+            else:
+                full = count == _MAX_RECORDS
             if count:
-                blob, base = self._blob(count)
-                blobs.append(blob)
-                shift = sum(map(len, blobs[:-1]))
-                for offset, length, kind, code in _RECORD.iter_unpack(self._records[0 : count * 24]):
-                    records.append((offset - base + shift, length, kind, code))
-            if failed or count < _MAX_RECORDS:
-                break
-        return records, b"".join(blobs), 0
+                # One copy of the region holding the batch's payloads; each payload is then a
+                # bytes slice (a lone record's slice is the blob itself: copied once).
+                records = _RECORD.iter_unpack(self._records[0 : count * 24])
+                first = d.records[0].offset
+                last = d.records[count - 1]
+                blob = bytes(self._view[first : last.offset + last.length])
+                batches.append((records, blob, first))
+                if len(blob) > _SHRINK_ABOVE and d.begin == d.end:
+                    # A large message grew the buffer; do not hold that memory while idle.
+                    self._use(bytearray(_INITIAL_CAPACITY))
+            if not full:
+                return batches
+            # The record array filled up: decode on from the bytes already buffered.
+            count = _decode(d, b"", 0)

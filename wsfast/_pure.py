@@ -372,15 +372,16 @@ class Scanner:
         records.append((start, length, kind, close_code))
         return True
 
-    def feed(self, data: Any) -> tuple[list, bytes, int]:
-        """Decode what ``data`` completes: (records, blob, base).
+    def feed(self, data: Any) -> list:
+        """Decode what ``data`` completes: a list of (records, blob, base) batches.
 
         Records are (offset, length, kind, close_code); a payload is
-        ``blob[offset - base : offset - base + length]``.
+        ``blob[offset - base : offset - base + length]``.  (The C twin returns one batch per
+        filled record array; here there is at most one.)
         """
         records: list = []
         if self.error is not None:
-            return records, b"", 0
+            return []
         if len(data):
             if self.begin:
                 # Drop what earlier calls consumed (the twin of the C buffer's compaction).
@@ -405,6 +406,6 @@ class Scanner:
             self.begin = self.frame_payload + self.frame_length
             self.frame_open = False
         if not records:
-            return records, b"", 0
+            return []
         base = records[0][0]
-        return records, bytes(buf[base : records[-1][0] + records[-1][1]]), base
+        return [(records, bytes(buf[base : records[-1][0] + records[-1][1]]), base)]

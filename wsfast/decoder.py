@@ -120,11 +120,21 @@ class Decoder:
         """Decode ``data`` (the next bytes received) into the events it completes."""
         if self._error is not None:
             raise ProtocolError(f"decoder stopped by an earlier error: {self._error}", self._error.code)
-        records, blob, base = self._scanner.feed(
-            data if type(data) is bytes else readable(data)
-        )
+        batches = self._scanner.feed(data if type(data) is bytes else readable(data))
         events: list[Event] = []
         append = events.append
+        for records, blob, base in batches:
+            self._events(records, blob, base, append)
+        error = self._scanner.error
+        if error is not None:
+            exc = C.error(*error, self.max_frame_size or 0, self.max_message_size or 0)
+            exc.events = events  # type: ignore[attr-defined]
+            self._error = exc
+            self._parts = []
+            raise exc
+        return events
+
+    def _events(self, records: Any, blob: bytes, base: int, append: Any) -> None:
         for offset, length, kind, code in records:
             start = offset - base
             if kind == _SINGLE_TEXT:
@@ -148,11 +158,3 @@ class Decoder:
                 if kind & C.R_FIN:
                     append(Message(b"".join(self._parts), self._is_text))
                     self._parts = []
-        error = self._scanner.error
-        if error is not None:
-            exc = C.error(*error, self.max_frame_size or 0, self.max_message_size or 0)
-            exc.events = events  # type: ignore[attr-defined]
-            self._error = exc
-            self._parts = []
-            raise exc
-        return events
