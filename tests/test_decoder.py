@@ -370,10 +370,10 @@ def test_error_after_many_frames_keeps_every_earlier_event(api):
 
 def test_decoder_keeps_working_after_a_message_larger_than_8_mib(api):
     big = bytes(range(256)) * (9 * 4096)  # 9 MiB: the receive buffer grows, then is released
-    d = api.Decoder(max_message_size=None)
-    frame_ = client_frame(2, big)
+    d = api.Decoder(client=True, max_message_size=None)
+    frame_ = server_frame(2, big)
     events = []
     for i in range(0, len(frame_), 1 << 20):
         events += d.feed(frame_[i : i + (1 << 20)])
     assert events == [Message(big, False)]
-    assert d.feed(client_frame(1, b"after")) == [Message(b"after", True)]
+    assert d.feed(server_frame(1, b"after")) == [Message(b"after", True)]
