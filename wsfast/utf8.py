@@ -12,6 +12,8 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 _ACCEPT = 0
 _REJECT = 8
+# Up to this size CPython's own ASCII check costs less than a call into either backend.
+_SMALL = 4096
 
 
 class Utf8Validator:
@@ -32,6 +34,9 @@ class Utf8Validator:
         if self._failed_at >= 0:
             raise self._invalid(self._failed_at)
         data = readable(data)
+        if self._state == _ACCEPT and len(data) <= _SMALL and type(data) is not memoryview and data.isascii():
+            self._size += len(data)
+            return
         state, at = self._feed(self._state, data)
         if at >= 0:
             self._state = _REJECT
@@ -68,7 +73,10 @@ def bind(backend: Any) -> tuple[Callable[[Buffer], bool], type[Utf8Validator]]:
 
     def validate_utf8(data: Buffer) -> bool:
         """True if ``data`` is complete, well-formed UTF-8."""
-        return b_feed(_ACCEPT, readable(data)) == (_ACCEPT, -1)
+        data = readable(data)
+        if len(data) <= _SMALL and type(data) is not memoryview and data.isascii():
+            return True
+        return b_feed(_ACCEPT, data) == (_ACCEPT, -1)
 
     validator = type("Utf8Validator", (Utf8Validator,), {"_feed": staticmethod(b_feed)})
     validator.__module__ = Utf8Validator.__module__
