@@ -78,7 +78,7 @@ def test_the_reference_mask_matches_the_rfc_example():
 
 
 @pytest.mark.parametrize("kind", _bench.TEXT_KINDS)
-@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 16, 125, 1000])
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 16, 125, 1000, 4096, 65536])
 def test_generated_text_is_valid_utf8_of_the_exact_size(kind, size):
     import random
 

@@ -343,10 +343,6 @@ def _decode_stream(kind: str, msg_size: int, count: int, rng: random.Random) -> 
     opcode = 2 if kind == "binary" else 1
     if kind == "binary":
         msgs = [rng.randbytes(msg_size) for _ in range(count)]
-    elif msg_size <= 4096:
-        # small messages: varied ASCII text, sliced from one long corpus
-        corpus = make_text(kind, msg_size * count, rng)
-        msgs = [corpus[i * msg_size : (i + 1) * msg_size] for i in range(count)]
     else:
         msgs = [make_text(kind, msg_size, rng) for _ in range(count)]
     frames = [masked_frame(opcode, m, rng.randbytes(4)) for m in msgs]
