@@ -24,6 +24,7 @@ import struct
 import sys
 import time
 from dataclasses import dataclass, field
+from importlib import metadata
 from itertools import repeat
 from typing import Any, Callable, Iterable, Sequence
 
@@ -181,7 +182,12 @@ def load_peers() -> Peers:
 
     def attempt(name: str, loader: Callable[[], Any]) -> None:
         try:
-            peers.available[name] = loader()
+            peer = loader()
+            try:  # the installed distribution's version (modules' own strings can lag)
+                peer["version"] = metadata.version(name.split("-")[0])
+            except metadata.PackageNotFoundError:
+                pass
+            peers.available[name] = peer
         except Exception as exc:  # an ImportError, or a broken build raising something else
             peers.skipped[name] = f"{type(exc).__name__}: {exc}".splitlines()[0]
 
