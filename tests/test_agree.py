@@ -78,3 +78,17 @@ def test_both_fixture_compares_two_different_backends(both):
     c, py = both
     assert c.backend is not py.backend
     assert c.backend.__name__.endswith("_cbackend") and py.backend.__name__.endswith("_pure")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.booleans(),
+    st.sampled_from([0, 0x40, 0x20, 0x10, 0x70]),
+    st.integers(0, 15),
+    st.integers(0, 2**63 - 1) | st.integers(0, 70000),
+    st.none() | st.binary(min_size=4, max_size=4),
+)
+def test_header_building_agrees(both, fin, rsv, opcode, length, key):
+    c, py = both
+    built = c.backend.build_header(fin, rsv, opcode, length, key)
+    assert built == py.backend.build_header(fin, rsv, opcode, length, key)

@@ -41,7 +41,7 @@ def bind(backend: Any) -> types.SimpleNamespace:
     validate_utf8, validator = utf8.bind(backend)
     parse_header, build_frame = frames.bind(backend)
     dec = type("Decoder", (decoder.Decoder,), {"_backend": backend})
-    enc = type("Encoder", (encoder.Encoder,), {"_build_frame": staticmethod(build_frame)})
+    enc = type("Encoder", (encoder.Encoder,), {"_backend": backend})
     for cls, base in ((dec, decoder.Decoder), (enc, encoder.Encoder)):
         cls.__module__ = base.__module__
         cls.__doc__ = base.__doc__

@@ -7,6 +7,7 @@ public layer (wsfast/_common.py): data is a contiguous buffer, a mask 4 bytes, a
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from . import _codes as C
@@ -224,6 +225,10 @@ def parse_header(data: Any, strict: bool) -> tuple:
     return read_header(data, 0, len(data), strict)
 
 
+_HEAD16 = struct.Struct("!BBH").pack
+_HEAD64 = struct.Struct("!BBQ").pack
+
+
 def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | None) -> bytes:
     """Twin of wsfast_build_header: minimal length encoding."""
     first = (0x80 if fin else 0) | (rsv & 0x70) | (opcode & 0x0F)
@@ -231,9 +236,9 @@ def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | N
     if length < 126:
         head = bytes((first, flag | length))
     elif length < 65536:
-        head = bytes((first, flag | 126)) + length.to_bytes(2, "big")
+        head = _HEAD16(first, flag | 126, length)
     else:
-        head = bytes((first, flag | 127)) + length.to_bytes(8, "big")
+        head = _HEAD64(first, flag | 127, length)
     return head if mask_ is None else head + mask_
 
 
