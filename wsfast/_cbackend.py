@@ -12,8 +12,20 @@ from typing import Any
 
 from . import _codes as C
 from . import _pure
+from . import _wsfast  # type: ignore[attr-defined]
 from ._common import check_mask, phase_of, readable
+from ._version import __version__
 from ._wsfast import ffi, lib  # type: ignore[import-not-found]
+
+# A compiled module left from another version (an old in-place build, a half-done upgrade) may
+# not match these wrappers: refuse it rather than use it silently.
+_built = getattr(lib, "wsfast_build_version", None)
+_built = ffi.string(_built()).decode("ascii") if _built is not None else "an unknown version"
+if _built != __version__:
+    raise ImportError(
+        f"stale compiled module {_wsfast.__file__}: built for wsfast {_built}, not {__version__}; "
+        "delete it and reinstall or rebuild wsfast"
+    )
 
 # Below this size a cffi call costs more than the work: the pure twin does it.
 SMALL = 0
