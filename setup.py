@@ -46,8 +46,9 @@ class OptionalBuildExt(build_ext):
             return
         self._warned = True
         sys.stderr.write(
-            "\nwarning: wsfast's C extension could not be built (%s: %s); "
-            "installing the pure-Python backend only\n\n" % (type(exc).__name__, exc)
+            "\nwarning: wsfast's C extension could not be built, installing the pure-Python "
+            "backend only (WSFAST_NO_EXTENSIONS=1 skips the compile, WSFAST_REQUIRE_EXTENSIONS=1 "
+            "makes this an error)\n  cause: %s: %s\n\n" % (type(exc).__name__, exc)
         )
 
 
