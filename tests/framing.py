@@ -7,8 +7,15 @@ import struct
 KEY = bytes.fromhex("37fa213d")
 
 
-def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0,
-          mask: bytes | None = KEY, length: int | None = None) -> bytes:
+def frame(
+    opcode: int,
+    payload: bytes = b"",
+    *,
+    fin: bool = True,
+    rsv: int = 0,
+    mask: bytes | None = KEY,
+    length: int | None = None,
+) -> bytes:
     """One frame; ``mask=None`` leaves it unmasked; ``length`` overrides the declared size."""
     n = len(payload) if length is None else length
     head = bytes([(0x80 if fin else 0) | rsv | opcode])

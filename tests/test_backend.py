@@ -46,10 +46,29 @@ def test_require_extensions_conflicts_with_no_extensions():
 
 def test_public_names_of_the_spec_are_exported():
     for name in [
-        "BACKEND", "HAS_C", "apply_mask", "apply_mask_inplace", "validate_utf8",
-        "Utf8Validator", "Opcode", "CloseCode", "FrameHeader", "parse_header", "build_frame",
-        "Decoder", "Encoder", "Message", "Ping", "Pong", "Close", "accept_key",
-        "WebSocketError", "ProtocolError", "InvalidUTF8", "PayloadTooBig", "HandshakeError",
+        "BACKEND",
+        "HAS_C",
+        "apply_mask",
+        "apply_mask_inplace",
+        "validate_utf8",
+        "Utf8Validator",
+        "Opcode",
+        "CloseCode",
+        "FrameHeader",
+        "parse_header",
+        "build_frame",
+        "Decoder",
+        "Encoder",
+        "Message",
+        "Ping",
+        "Pong",
+        "Close",
+        "accept_key",
+        "WebSocketError",
+        "ProtocolError",
+        "InvalidUTF8",
+        "PayloadTooBig",
+        "HandshakeError",
     ]:
         assert hasattr(wsfast, name), name
         assert name in wsfast.__all__

@@ -55,7 +55,7 @@ EXPECTED = [
 
 def test_rfc_5_7_frames_decode_on_the_client_side(api):
     d = api.Decoder(client=True)
-    data = bytes.fromhex("810548656c6c6f" "010348656c" "80026c6f" "890548656c6c6f")
+    data = bytes.fromhex("810548656c6c6f010348656c80026c6f890548656c6c6f")
     assert d.feed(data) == [Message(b"Hello", True), Message(b"Hello", True), Ping(b"Hello")]
     assert d.feed(bytes.fromhex("827e0100") + bytes(256)) == [Message(bytes(256), False)]
 
@@ -211,7 +211,9 @@ def test_binary_messages_are_not_validated(api):
 # --- reserved bits ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rsv, name", [(0x40, "rsv1"), (0x20, "rsv2"), (0x10, "rsv3"), (0x70, "rsv1+rsv2+rsv3")])
+@pytest.mark.parametrize(
+    "rsv, name", [(0x40, "rsv1"), (0x20, "rsv2"), (0x10, "rsv3"), (0x70, "rsv1+rsv2+rsv3")]
+)
 def test_rsv_bits_without_an_extension_are_1002(api, rsv, name):
     with pytest.raises(ProtocolError) as info:
         api.Decoder().feed(client_frame(1, b"x", rsv=rsv))
@@ -278,9 +280,13 @@ def test_non_strict_decoder_accepts_non_minimal_lengths(api):
 # --- close frames (5.5.1, 7.4) ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999])
+@pytest.mark.parametrize(
+    "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999]
+)
 def test_valid_close_codes(api, code):
-    assert api.Decoder().feed(client_frame(8, code.to_bytes(2, "big") + b"ok")) == [Close(code, "ok")]
+    assert api.Decoder().feed(client_frame(8, code.to_bytes(2, "big") + b"ok")) == [
+        Close(code, "ok")
+    ]
 
 
 @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535])

@@ -32,7 +32,10 @@ def header(fin=True, rsv=(False, False, False), opcode=Opcode.TEXT, mask=None, l
         (RFC_256_BINARY_HEAD, header(opcode=Opcode.BINARY, length=256, size=4)),
         (RFC_64K_BINARY_HEAD, header(opcode=Opcode.BINARY, length=65536, size=10)),
         # the seed example: a 64-bit length of 0x11223344, header only
-        (bytes.fromhex("827f0000000011223344"), header(opcode=Opcode.BINARY, length=0x11223344, size=10)),
+        (
+            bytes.fromhex("827f0000000011223344"),
+            header(opcode=Opcode.BINARY, length=0x11223344, size=10),
+        ),
     ],
 )
 def test_rfc_5_7_examples_parse(api, data, expected):
@@ -43,7 +46,13 @@ def test_rfc_5_7_examples_parse(api, data, expected):
 
 @pytest.mark.parametrize(
     "data",
-    [RFC_UNMASKED_TEXT, RFC_MASKED_TEXT, RFC_256_BINARY_HEAD, RFC_64K_BINARY_HEAD, b"\x82\xfe\x01\x00abcd"],
+    [
+        RFC_UNMASKED_TEXT,
+        RFC_MASKED_TEXT,
+        RFC_256_BINARY_HEAD,
+        RFC_64K_BINARY_HEAD,
+        b"\x82\xfe\x01\x00abcd",
+    ],
 )
 def test_every_incomplete_header_asks_for_more(api, data):
     full = api.parse_header(data)

@@ -37,7 +37,9 @@ R_TEXT = 0x80
 
 
 def _rsv_names(bits: int) -> str:
-    return "+".join(name for bit, name in ((0x40, "rsv1"), (0x20, "rsv2"), (0x10, "rsv3")) if bits & bit)
+    return "+".join(
+        name for bit, name in ((0x40, "rsv1"), (0x20, "rsv2"), (0x10, "rsv3")) if bits & bit
+    )
 
 
 def error(

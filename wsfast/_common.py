@@ -14,7 +14,9 @@ def check_mask(mask: Any) -> bytes:
         try:
             mask = memoryview(mask).tobytes()
         except TypeError:
-            raise TypeError(f"mask must be a bytes-like object, not {type(mask).__name__}") from None
+            raise TypeError(
+                f"mask must be a bytes-like object, not {type(mask).__name__}"
+            ) from None
     if len(mask) != 4:
         raise ValueError("mask must contain 4 bytes")
     return mask

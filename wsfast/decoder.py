@@ -119,7 +119,9 @@ class Decoder:
     def feed(self, data: Buffer) -> list[Event]:
         """Decode ``data`` (the next bytes received) into the events it completes."""
         if self._error is not None:
-            raise ProtocolError(f"decoder stopped by an earlier error: {self._error}", self._error.code)
+            raise ProtocolError(
+                f"decoder stopped by an earlier error: {self._error}", self._error.code
+            )
         batches = self._scanner.feed(data if type(data) is bytes else readable(data))
         events: list[Event] = []
         append = events.append
@@ -127,7 +129,10 @@ class Decoder:
             self._events(records, blob, base, append)
         error = self._scanner.error
         if error is not None:
-            exc = C.error(*error, self.max_frame_size or 0, self.max_message_size or 0)
+            status, value, position = error
+            exc = C.error(
+                status, value, position, self.max_frame_size or 0, self.max_message_size or 0
+            )
             exc.events = events  # type: ignore[attr-defined]
             self._error = exc
             self._parts = []

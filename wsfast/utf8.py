@@ -34,7 +34,12 @@ class Utf8Validator:
         if self._failed_at >= 0:
             raise self._invalid(self._failed_at)
         data = readable(data)
-        if self._state == _ACCEPT and len(data) <= _SMALL and type(data) is not memoryview and data.isascii():
+        if (
+            self._state == _ACCEPT
+            and len(data) <= _SMALL
+            and type(data) is not memoryview
+            and data.isascii()
+        ):
             self._size += len(data)
             return
         state, at = self._feed(self._state, data)
