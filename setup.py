@@ -30,13 +30,13 @@ class OptionalBuildExt(build_ext):
     def run(self):
         try:
             super().run()
-        except Exception as exc:  # distutils raises several unrelated types here
+        except Exception as exc:  # noqa: BLE001 - distutils raises several unrelated types
             self._warn(exc)
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             self._warn(exc)
 
     def _warn(self, exc):
@@ -48,7 +48,7 @@ class OptionalBuildExt(build_ext):
         sys.stderr.write(
             "\nwarning: wsfast's C extension could not be built, installing the pure-Python "
             "backend only (WSFAST_NO_EXTENSIONS=1 skips the compile, WSFAST_REQUIRE_EXTENSIONS=1 "
-            "makes this an error)\n  cause: %s: %s\n\n" % (type(exc).__name__, exc)
+            f"makes this an error)\n  cause: {type(exc).__name__}: {exc}\n\n"
         )
 
 

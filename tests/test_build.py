@@ -33,7 +33,9 @@ def run(code: str, **env: str) -> subprocess.CompletedProcess:
     for key in ("WSFAST_NO_EXTENSIONS", "WSFAST_REQUIRE_EXTENSIONS"):
         full.pop(key, None)
     full.update(env)
-    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=full, capture_output=True, text=True, check=False
+    )
 
 
 @pytest.mark.skipif(NO_C, reason="WSFAST_NO_EXTENSIONS=1 run: the C backend is not under test")
@@ -65,7 +67,9 @@ def test_build_flags_are_baseline_only():
     if not (ROOT / "csrc" / "wsfast.h").exists():
         pytest.skip("the C sources are not next to these tests")
     code = f"import runpy; print(' '.join(runpy.run_path({str(BUILDER)!r})['compile_args']()))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     assert out.returncode == 0, out.stderr
     flags = out.stdout.split()
     assert flags, "no compile flags printed"

@@ -12,7 +12,6 @@ from typing import Any
 
 from . import _codes as C
 from . import _pure
-from . import _wsfast  # type: ignore[attr-defined]
 from ._common import check_mask, phase_of, readable
 from ._version import __version__
 from ._wsfast import ffi, lib  # type: ignore[import-not-found]
@@ -22,8 +21,9 @@ from ._wsfast import ffi, lib  # type: ignore[import-not-found]
 _built = getattr(lib, "wsfast_build_version", None)
 _built = ffi.string(_built()).decode("ascii") if _built is not None else "an unknown version"
 if _built != __version__:
+    _path = sys.modules[f"{__package__}._wsfast"].__file__
     raise ImportError(
-        f"stale compiled module {_wsfast.__file__}: built for wsfast {_built}, not {__version__}; "
+        f"stale compiled module {_path}: built for wsfast {_built}, not {__version__}; "
         "delete it and reinstall or rebuild wsfast"
     )
 

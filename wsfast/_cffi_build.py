@@ -36,7 +36,7 @@ def read_version(path: str) -> str:
     """``__version__`` from wsfast/_version.py, read as text: the package is not importable
     while it is being built."""
     with open(path, encoding="utf-8") as f:
-        found = re.search(r"""^__version__\s*=\s*["']([^"']+)["']""", f.read(), re.M)
+        found = re.search(r"""^__version__\s*=\s*["']([^"']+)["']""", f.read(), re.MULTILINE)
     if found is None:
         raise RuntimeError(f"no __version__ in {path}")
     return found.group(1)
