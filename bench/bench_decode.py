@@ -4,7 +4,7 @@ to single 1 MiB messages, text of each kind and binary."""
 from __future__ import annotations
 
 import pytest
-from conftest import KiB, SIZE_IDS, SIZES, TEXT_KINDS
+from conftest import SIZE_IDS, SIZES, TEXT_KINDS, KiB
 
 from wsfast._bench import make_text, masked_frame
 
@@ -35,6 +35,13 @@ def bench_decoder_feed(api, record, rng, kind, size):
             events += decoder.feed(chunk)
         return events
 
-    assert [(m.data, m.is_text) for m in decode()] == [(m, kind != "binary") for m in messages]
-    record(f"decode: {kind}", kind=kind, size=size, messages=len(messages),
-           bytes=len(messages) * size)(decode)
+    assert [(m.data, m.is_text) for m in decode()] == [
+        (m, kind != "binary") for m in messages
+    ]
+    record(
+        f"decode: {kind}",
+        kind=kind,
+        size=size,
+        messages=len(messages),
+        bytes=len(messages) * size,
+    )(decode)

@@ -19,7 +19,9 @@ def bench_parse_header(api, record, length, masked):
     header = api.parse_header(frame)
     assert (header.opcode, header.length, header.masked) == (2, length, masked)
     assert header.mask == (KEY if masked else None)
-    record("header: parse_header", length=length, masked=masked)(api.parse_header, frame)
+    record("header: parse_header", length=length, masked=masked)(
+        api.parse_header, frame
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
@@ -28,4 +30,6 @@ def bench_build_frame(api, record, rng, side, size):
     payload = rng.randbytes(size)
     mask = KEY if side == "client" else None
     assert parse_frames(api.build_frame(2, payload, mask=mask)) == [(2, payload)]
-    record(f"header: build_frame {side}", size=size, bytes=size)(api.build_frame, 2, payload, mask=mask)
+    record(f"header: build_frame {side}", size=size, bytes=size)(
+        api.build_frame, 2, payload, mask=mask
+    )

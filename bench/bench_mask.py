@@ -22,7 +22,9 @@ def bench_apply_mask_inplace(api, record, rng, size):
     api.apply_mask_inplace(buffer, KEY)
     assert buffer == reference_mask(data, KEY)
     # each call toggles the buffer between masked and clear: the same work every time
-    record("mask: apply_mask_inplace", size=size, bytes=size)(api.apply_mask_inplace, buffer, KEY)
+    record("mask: apply_mask_inplace", size=size, bytes=size)(
+        api.apply_mask_inplace, buffer, KEY
+    )
 
 
 @pytest.mark.parametrize("offset", [1, 2, 3])
@@ -30,4 +32,6 @@ def bench_apply_mask_at_a_key_phase(api, record, rng, offset):
     data = rng.randbytes(1000)
     want = reference_mask(bytes(offset) + data, KEY)[offset:]
     assert api.apply_mask(data, KEY, offset) == want
-    record("mask: apply_mask (copy)", size=1000, offset=offset, bytes=1000)(api.apply_mask, data, KEY, offset)
+    record("mask: apply_mask (copy)", size=1000, offset=offset, bytes=1000)(
+        api.apply_mask, data, KEY, offset
+    )

@@ -4,7 +4,7 @@ the incremental validator in 64 KiB chunks."""
 from __future__ import annotations
 
 import pytest
-from conftest import KiB, MiB, SIZE_IDS, SIZES, TEXT_KINDS
+from conftest import SIZE_IDS, SIZES, TEXT_KINDS, KiB, MiB
 
 from wsfast._bench import make_text
 
@@ -14,8 +14,12 @@ from wsfast._bench import make_text
 def bench_validate_utf8(api, record, rng, kind, size):
     data = make_text(kind, size, rng)
     assert api.validate_utf8(data) is True
-    assert api.validate_utf8(data[: size // 2] + b"\xff" + data[size // 2 + 1 :]) is False
-    record(f"utf8: validate_utf8 {kind}", kind=kind, size=size, bytes=size)(api.validate_utf8, data)
+    assert (
+        api.validate_utf8(data[: size // 2] + b"\xff" + data[size // 2 + 1 :]) is False
+    )
+    record(f"utf8: validate_utf8 {kind}", kind=kind, size=size, bytes=size)(
+        api.validate_utf8, data
+    )
 
 
 @pytest.mark.parametrize("kind", TEXT_KINDS)

@@ -9,7 +9,8 @@ kernels, and what the benchmark processed in ``benchmark.extra_info`` (saved wit
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,9 @@ def _backend_names(config: pytest.Config) -> list[str]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "api" in metafunc.fixturenames:
-        metafunc.parametrize("api", _backend_names(metafunc.config), indirect=True, scope="session")
+        metafunc.parametrize(
+            "api", _backend_names(metafunc.config), indirect=True, scope="session"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,9 @@ def test_quick_run_succeeds_and_reports_the_backend(quick_run):
 
 def test_every_wsfast_result_passes_its_correctness_check(quick_run):
     _code, text, report = quick_run
-    wsfast_failures = {k: v for k, v in report["check_failures"].items() if "/wsfast" in k}
+    wsfast_failures = {
+        k: v for k, v in report["check_failures"].items() if "/wsfast" in k
+    }
     assert wsfast_failures == {}, text
 
 
@@ -68,13 +70,20 @@ def test_an_unknown_group_is_refused_by_name():
 
 
 def test_the_command_line_entry_point_dispatches_bench(tmp_path, capsys):
-    assert cli_main(["bench", "--quick", "--only", "utf8", "--rounds", "1", "--min-time", "0"]) == 0
+    assert (
+        cli_main(
+            ["bench", "--quick", "--only", "utf8", "--rounds", "1", "--min-time", "0"]
+        )
+        == 0
+    )
     assert "utf8" in capsys.readouterr().out
 
 
 def test_the_reference_mask_matches_the_rfc_example():
     # RFC 6455 5.7: "Hello" masked with 37 fa 21 3d
-    assert _bench.reference_mask(b"Hello", bytes.fromhex("37fa213d")) == bytes.fromhex("7f9f4d5158")
+    assert _bench.reference_mask(b"Hello", bytes.fromhex("37fa213d")) == bytes.fromhex(
+        "7f9f4d5158"
+    )
 
 
 @pytest.mark.parametrize("kind", _bench.TEXT_KINDS)
@@ -90,4 +99,7 @@ def test_generated_text_is_valid_utf8_of_the_exact_size(kind, size):
 def test_the_reference_parser_reads_back_a_masked_frame():
     payload = bytes(range(256)) * 300
     frame = _bench.masked_frame(2, payload, b"\x01\x02\x03\x04")
-    assert _bench.parse_frames(frame + _bench.masked_frame(1, b"hi", b"abcd")) == [(2, payload), (1, b"hi")]
+    assert _bench.parse_frames(frame + _bench.masked_frame(1, b"hi", b"abcd")) == [
+        (2, payload),
+        (1, b"hi"),
+    ]
