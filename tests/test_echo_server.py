@@ -1,0 +1,110 @@
+"""examples/echo_server.py over a real socket: handshake, echo, ping, closing handshake, errors.
+
+Autobahn (tests/test_autobahn.py) covers the protocol in depth; these check the edges it does
+not: refused handshakes and a declined permessage-deflate offer.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import wsfast
+
+SERVER = Path(__file__).resolve().parent.parent / "examples" / "echo_server.py"
+
+
+@pytest.fixture(scope="module")
+def port():
+    if not SERVER.exists():
+        pytest.skip(f"{SERVER} is missing: these tests do not run from a checkout")
+    package_root = str(Path(wsfast.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    process = subprocess.Popen(
+        [sys.executable, str(SERVER), "--port", "0"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    banner = process.stdout.readline()
+    assert banner.startswith("listening on ws://127.0.0.1:"), banner
+    yield int(banner.split()[2].rsplit(":", 1)[1])
+    process.terminate()
+    process.wait(10)
+
+
+def connect(port: int, headers: list[tuple[str, str]], request_line: str = "GET / HTTP/1.1"):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    head = request_line + "\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers) + "\r\n"
+    sock.sendall(head.encode())
+    reader = sock.makefile("rb")
+    status = int(reader.readline().split()[1])
+    return sock, reader, status, http.client.parse_headers(reader)
+
+
+def receive_all(reader, decoder: wsfast.Decoder) -> list:
+    events = []
+    while chunk := reader.read1(65536):
+        events += decoder.feed(chunk)
+    return events
+
+
+def test_messages_are_echoed_with_their_type_and_the_close_code_comes_back(port):
+    request = wsfast.build_request(f"127.0.0.1:{port}")
+    sock, reader, status, headers = connect(port, request.headers)
+    assert wsfast.check_response(request, status, headers.items()) is None
+    encoder = wsfast.Encoder(client=True)
+    text, binary = "h\u00e9llo \u6f22\u5b57 \U0001f600", os.urandom(70000)
+    sock.sendall(
+        encoder.message(text, fragment_size=5)
+        + encoder.message(binary)
+        + encoder.ping(b"are you there")
+        + encoder.close(4321, "done")
+    )
+    events = receive_all(reader, wsfast.Decoder(client=True))
+    assert events == [
+        wsfast.Message(text.encode(), True),
+        wsfast.Message(binary, False),
+        wsfast.Pong(b"are you there"),
+        wsfast.Close(4321, ""),
+    ]
+    sock.close()
+
+
+def test_an_offered_permessage_deflate_is_declined(port):
+    request = wsfast.build_request(
+        f"127.0.0.1:{port}",
+        extra_headers=[("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")],
+    )
+    sock, _, status, headers = connect(port, request.headers)
+    assert status == 101
+    assert headers.get("Sec-WebSocket-Extensions") is None
+    assert wsfast.check_response(request, status, headers.items()) is None
+    sock.close()
+
+
+def test_a_protocol_error_is_answered_with_its_close_code(port):
+    request = wsfast.build_request(f"127.0.0.1:{port}")
+    sock, reader, status, _ = connect(port, request.headers)
+    assert status == 101
+    sock.sendall(bytes.fromhex("81 05 48 65 6c 6c 6f"))  # unmasked: clients must mask (5.1)
+    assert receive_all(reader, wsfast.Decoder(client=True)) == [wsfast.Close(1002, "")]
+    sock.close()
+
+
+def test_a_request_without_upgrade_is_refused_with_the_reason(port):
+    sock, reader, status, headers = connect(port, [("Host", "localhost")])
+    assert status == 400
+    assert headers["Sec-WebSocket-Version"] == "13"
+    assert reader.read(int(headers["Content-Length"])) == b"missing upgrade header\n"
+    sock.close()
+
+
+def test_a_malformed_request_line_is_refused(port):
+    sock, _, status, _ = connect(port, [("Host", "localhost")], request_line="NONSENSE")
+    assert status == 400
+    sock.close()
