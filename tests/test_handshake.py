@@ -31,6 +31,17 @@ def reference_accept(key: str) -> str:
     return base64.b64encode(hashlib.sha1(key.encode() + guid).digest()).decode()
 
 
+def changed(headers: dict[str, str], changes: dict[str, str | None]) -> list[tuple[str, str]]:
+    """``headers`` with some replaced (a value) or removed (None); ``_`` in names stands for ``-``."""
+    for name, value in changes.items():
+        name = name.replace("_", "-")
+        if value is None:
+            del headers[name]
+        else:
+            headers[name] = value
+    return list(headers.items())
+
+
 def client_headers(**changes: str | None) -> list[tuple[str, str]]:
     """The RFC 1.2 sample request's headers, with some replaced (value) or removed (None)."""
     headers = {
@@ -42,13 +53,7 @@ def client_headers(**changes: str | None) -> list[tuple[str, str]]:
         "Sec-WebSocket-Protocol": "chat, superchat",
         "Sec-WebSocket-Version": "13",
     }
-    for name, value in changes.items():
-        name = name.replace("_", "-")
-        if value is None:
-            del headers[name]
-        else:
-            headers[name] = value
-    return list(headers.items())
+    return changed(headers, changes)
 
 
 def rejection(headers, method="GET", version="HTTP/1.1", **kwargs) -> str:
@@ -125,9 +130,7 @@ def test_later_http_versions_are_accepted():
 def test_offered_extensions_are_declined_by_leaving_them_out():
     headers = client_headers() + [("Sec-WebSocket-Extensions", "permessage-deflate")]
     response = accept_request("GET", "HTTP/1.1", headers)
-    assert all(
-        name.lower() != "sec-websocket-extensions" for name, _ in response.headers
-    )
+    assert all(name.lower() != "sec-websocket-extensions" for name, _ in response.headers)
 
 
 def test_extra_headers_are_appended_to_the_response():
@@ -164,9 +167,7 @@ def test_a_missing_upgrade_is_rejected():
 
 @pytest.mark.parametrize("value", ["h2c", "websockets", ""])
 def test_an_upgrade_other_than_websocket_is_rejected(value):
-    assert (
-        rejection(client_headers(Upgrade=value)) == f"invalid upgrade header {value!r}"
-    )
+    assert rejection(client_headers(Upgrade=value)) == f"invalid upgrade header {value!r}"
 
 
 def test_a_missing_connection_is_rejected():
@@ -194,10 +195,7 @@ def test_a_version_other_than_13_is_rejected(value):
 
 
 def test_a_missing_key_is_rejected():
-    assert (
-        rejection(client_headers(Sec_WebSocket_Key=None))
-        == "missing sec-websocket-key header"
-    )
+    assert rejection(client_headers(Sec_WebSocket_Key=None)) == "missing sec-websocket-key header"
 
 
 def test_a_repeated_key_is_rejected():
@@ -207,9 +205,7 @@ def test_a_repeated_key_is_rejected():
     )
 
 
-@pytest.mark.parametrize(
-    "key", ["not base64!", "dGhlIHNhbXBsZSBub25jZQ", "dGhl IHNh", "é"]
-)
+@pytest.mark.parametrize("key", ["not base64!", "dGhlIHNhbXBsZSBub25jZQ", "dGhl IHNh", "é"])
 def test_a_key_that_is_not_base64_is_rejected(key):
     assert rejection(client_headers(Sec_WebSocket_Key=key)) == (
         f"invalid sec-websocket-key {key!r} (not base64)"
@@ -236,17 +232,13 @@ def test_the_servers_first_preference_the_client_offered_is_selected():
 
 
 def test_subprotocols_offered_in_repeated_headers_are_all_considered():
-    headers = client_headers(Sec_WebSocket_Protocol="chat") + [
-        ("Sec-WebSocket-Protocol", "v2")
-    ]
+    headers = client_headers(Sec_WebSocket_Protocol="chat") + [("Sec-WebSocket-Protocol", "v2")]
     response = accept_request("GET", "HTTP/1.1", headers, subprotocols=["v2"])
     assert response.subprotocol == "v2"
 
 
 def test_no_common_subprotocol_selects_none_and_sends_no_header():
-    response = accept_request(
-        "GET", "HTTP/1.1", client_headers(), subprotocols=["mqtt"]
-    )
+    response = accept_request("GET", "HTTP/1.1", client_headers(), subprotocols=["mqtt"])
     assert response.subprotocol is None
     assert all(name != "Sec-WebSocket-Protocol" for name, _ in response.headers)
 
@@ -257,10 +249,7 @@ def test_a_server_without_subprotocols_selects_none():
 
 def test_a_client_offering_no_subprotocol_gets_none():
     headers = client_headers(Sec_WebSocket_Protocol=None)
-    assert (
-        accept_request("GET", "HTTP/1.1", headers, subprotocols=["chat"]).subprotocol
-        is None
-    )
+    assert accept_request("GET", "HTTP/1.1", headers, subprotocols=["chat"]).subprotocol is None
 
 
 # client side
@@ -303,13 +292,7 @@ def server_headers(**changes: str | None) -> list[tuple[str, str]]:
         "Connection": "Upgrade",
         "Sec-WebSocket-Accept": RFC_ACCEPT,
     }
-    for name, value in changes.items():
-        name = name.replace("_", "-")
-        if value is None:
-            del headers[name]
-        else:
-            headers[name] = value
-    return list(headers.items())
+    return changed(headers, changes)
 
 
 def response_rejection(headers, status=101, subprotocols=()) -> str:
@@ -331,17 +314,11 @@ def test_a_status_other_than_101_is_rejected(status):
 
 def test_a_response_without_upgrade_websocket_is_rejected():
     assert response_rejection(server_headers(Upgrade=None)) == "missing upgrade header"
-    assert (
-        response_rejection(server_headers(Upgrade="h2c"))
-        == "invalid upgrade header 'h2c'"
-    )
+    assert response_rejection(server_headers(Upgrade="h2c")) == "invalid upgrade header 'h2c'"
 
 
 def test_a_response_without_connection_upgrade_is_rejected():
-    assert (
-        response_rejection(server_headers(Connection=None))
-        == "missing connection header"
-    )
+    assert response_rejection(server_headers(Connection=None)) == "missing connection header"
     assert response_rejection(server_headers(Connection="close")) == (
         "connection header 'close' lacks the upgrade option"
     )
@@ -394,16 +371,10 @@ def test_several_selected_subprotocols_are_rejected():
     ("offered", "supported", "selected"),
     [((), (), None), (("chat",), ("chat",), "chat"), (("a", "b"), ("c", "b"), "b")],
 )
-def test_client_request_server_response_client_check_round_trip(
-    offered, supported, selected
-):
+def test_client_request_server_response_client_check_round_trip(offered, supported, selected):
     request = build_request("localhost:9001", subprotocols=offered)
-    response = accept_request(
-        "GET", "HTTP/1.1", request.headers, subprotocols=supported
-    )
-    assert dict(response.headers)["Sec-WebSocket-Accept"] == reference_accept(
-        request.key
-    )
+    response = accept_request("GET", "HTTP/1.1", request.headers, subprotocols=supported)
+    assert dict(response.headers)["Sec-WebSocket-Accept"] == reference_accept(request.key)
     assert response.subprotocol == selected
     assert check_response(request, 101, response.headers) == selected
 

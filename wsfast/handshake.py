@@ -73,9 +73,7 @@ def accept_key(key: str | bytes) -> str:
     """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 1.3 and 4.2.2 item 5.4)."""
     if isinstance(key, (bytes, bytearray)):
         key = bytes(key).decode("ascii")
-    return base64.b64encode(
-        hashlib.sha1((key + _GUID).encode("ascii")).digest()
-    ).decode("ascii")
+    return base64.b64encode(hashlib.sha1((key + _GUID).encode("ascii")).digest()).decode("ascii")
 
 
 def generate_key() -> str:
@@ -108,16 +106,12 @@ def accept_request(
     _check_connection(fields)
     version = _single(fields, "sec-websocket-version")
     if version != "13":
-        raise HandshakeError(
-            f"unsupported sec-websocket-version {version!r} (expected 13)"
-        )
+        raise HandshakeError(f"unsupported sec-websocket-version {version!r} (expected 13)")
     key = _single(fields, "sec-websocket-key")
     try:
         raw = base64.b64decode(key.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError):
-        raise HandshakeError(
-            f"invalid sec-websocket-key {key!r} (not base64)"
-        ) from None
+        raise HandshakeError(f"invalid sec-websocket-key {key!r} (not base64)") from None
     if len(raw) != 16:
         raise HandshakeError(
             f"invalid sec-websocket-key {key!r} (decodes to {len(raw)} bytes, expected 16)"
@@ -168,9 +162,7 @@ def build_request(
     return HandshakeRequest(headers, key, offered)
 
 
-def check_response(
-    request: HandshakeRequest, status: int, headers: Headers
-) -> str | None:
+def check_response(request: HandshakeRequest, status: int, headers: Headers) -> str | None:
     """Check the server's answer to ``request`` (RFC 6455 4.1, the client's checks 1-6) and
     return the subprotocol it selected, or None."""
     if status != 101:
@@ -181,9 +173,7 @@ def check_response(
     accept = _single(fields, "sec-websocket-accept")
     expected = accept_key(request.key)
     if accept != expected:
-        raise HandshakeError(
-            f"wrong sec-websocket-accept {accept!r} (expected {expected!r})"
-        )
+        raise HandshakeError(f"wrong sec-websocket-accept {accept!r} (expected {expected!r})")
     extensions = _tokens(fields, "sec-websocket-extensions")
     if extensions:
         # 4.1 item 5: nothing was offered, so any extension in use is a failure.
@@ -217,9 +207,7 @@ def _single(fields: dict[str, list[str]], name: str) -> str:
     if not values:
         raise HandshakeError(f"missing {name} header")
     if len(values) > 1:
-        raise HandshakeError(
-            f"several {name} headers {', '.join(values)!r} (one is allowed)"
-        )
+        raise HandshakeError(f"several {name} headers {', '.join(values)!r} (one is allowed)")
     return values[0]
 
 
@@ -227,34 +215,31 @@ def _tokens(fields: dict[str, list[str]], name: str) -> list[str]:
     """The comma-separated elements of every ``name`` header, empty elements skipped
     (RFC 7230 7: a recipient accepts and ignores them)."""
     return [
-        item.strip()
-        for value in fields.get(name, ())
-        for item in value.split(",")
-        if item.strip()
+        item.strip() for value in fields.get(name, ()) for item in value.split(",") if item.strip()
     ]
 
 
 def _check_http_version(http_version: str) -> None:
     match = _HTTP_VERSION.fullmatch(http_version.strip())
     if match is None or (int(match[1]), int(match[2])) < (1, 1):
-        raise HandshakeError(
-            f"unsupported http version {http_version!r} (expected 1.1 or later)"
-        )
+        raise HandshakeError(f"unsupported http version {http_version!r} (expected 1.1 or later)")
 
 
 def _check_upgrade(fields: dict[str, list[str]]) -> None:
-    if "upgrade" not in fields:
-        raise HandshakeError("missing upgrade header")
-    products = _tokens(fields, "upgrade")
-    if not any(product.lower() == "websocket" for product in products):
+    # 4.2.1 item 3 and 4.1 item 2: Upgrade includes "websocket", case-insensitively
+    if not _has_token(fields, "upgrade", "websocket"):
         raise HandshakeError(f"invalid upgrade header {', '.join(fields['upgrade'])!r}")
 
 
 def _check_connection(fields: dict[str, list[str]]) -> None:
-    if "connection" not in fields:
-        raise HandshakeError("missing connection header")
-    options = _tokens(fields, "connection")
-    if not any(option.lower() == "upgrade" for option in options):
-        raise HandshakeError(
-            f"connection header {', '.join(fields['connection'])!r} lacks the upgrade option"
-        )
+    # 4.2.1 item 4 and 4.1 item 3: Connection includes the "Upgrade" option
+    if not _has_token(fields, "connection", "upgrade"):
+        joined = ", ".join(fields["connection"])
+        raise HandshakeError(f"connection header {joined!r} lacks the upgrade option")
+
+
+def _has_token(fields: dict[str, list[str]], name: str, token: str) -> bool:
+    """Whether header ``name`` lists ``token`` (ASCII case-insensitive); missing: an error."""
+    if name not in fields:
+        raise HandshakeError(f"missing {name} header")
+    return any(item.lower() == token for item in _tokens(fields, name))
