@@ -1,0 +1,132 @@
+"""Run the peers' own test suites with ``wsfast.patch(...)`` applied.
+
+    python scripts/peer_tests.py                 # every peer whose tests can be obtained
+    python scripts/peer_tests.py wsproto tornado # some of them
+    python scripts/peer_tests.py --unpatched ... # the same suites without wsfast, for comparison
+
+Suites come from where each peer publishes them:
+- wsproto: ``tests/`` of its sdist, for the installed version
+  (``pip download --no-deps --no-binary :all: wsproto==X``), unpacked into ``.peer-tests/``
+  (gitignored) and reused on later runs;
+- tornado: ``tornado.test.websocket_test``, shipped in the package, run through tornado's own
+  runner (plain unittest trips over its log checks);
+- autobahn: ``autobahn.websocket.test``, shipped in the package, under pytest with asyncio.
+websockets, aiohttp and ws4py do not publish theirs on PyPI in a runnable form; the project's
+tests/test_integrations*.py drive them end to end instead.
+
+Each suite runs in a subprocess that patches first and checks that the patch took (the names
+wsfast rebinds point at wsfast) before any test module is imported.  This file is also the
+pytest plugin that does so (``-p peer_tests``, the library named in ``WSFAST_PATCH``).
+Exit status: 0 when every selected suite passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tarfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".peer-tests"
+SUITES = ("wsproto", "tornado", "autobahn")
+
+# Run in the child before the suite: patch, then prove the patch is in place.
+PATCH_AND_CHECK = """
+import os, wsfast
+from wsfast import integrations
+names = [n for n in os.environ.get("WSFAST_PATCH", "").split(",") if n]
+if names:
+    done = integrations.patch(*names)
+    assert done == names, done
+    integrations.check_patched(*names)
+    print(f"wsfast {wsfast.__version__} ({wsfast.BACKEND} backend) patched {', '.join(done)}")
+else:
+    print("wsfast not applied: the library runs unpatched")
+"""
+
+
+# --- the pytest plugin side -----------------------------------------------------------------
+
+
+def pytest_configure(config: object) -> None:
+    exec(PATCH_AND_CHECK, {})
+
+
+# --- the runner side ------------------------------------------------------------------------
+
+
+def sdist_tests(name: str) -> Path:
+    """The unpacked sdist of the installed version of ``name`` (downloaded once)."""
+    ver = version(name)
+    target = CACHE / f"{name}-{ver}"
+    if not (target / "tests").is_dir():
+        CACHE.mkdir(exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
+             ":all:", f"{name}=={ver}", "-d", str(CACHE)],
+            check=True,
+        )
+        archive = next(CACHE.glob(f"{name}-{ver}.tar.gz"))
+        with tarfile.open(archive) as tar:
+            tar.extractall(CACHE, filter="data")
+    return target
+
+
+def command(name: str) -> tuple[list[str], Path]:
+    py = sys.executable
+    if name == "wsproto":
+        where = sdist_tests("wsproto")
+        return [py, "-m", "pytest", "-q", "-p", "peer_tests", "-p", "no:cacheprovider",
+                "tests"], where
+    if name == "tornado":
+        code = PATCH_AND_CHECK + (
+            "import runpy, sys\n"
+            "sys.argv = ['tornado.test.runtests', 'tornado.test.websocket_test']\n"
+            "runpy.run_module('tornado.test.runtests', run_name='__main__')\n"
+        )
+        return [py, "-c", code], ROOT
+    if name == "autobahn":
+        return [py, "-m", "pytest", "-q", "-p", "peer_tests", "-p", "no:cacheprovider",
+                "--pyargs", "autobahn.websocket.test"], ROOT
+    raise ValueError(f"no published test suite for {name!r}")
+
+
+def run(name: str, patched: bool) -> int:
+    try:
+        version(name)
+    except PackageNotFoundError:
+        print(f"== {name}: not installed, skipped")
+        return 0
+    argv, cwd = command(name)
+    env = dict(os.environ)
+    env["WSFAST_PATCH"] = name if patched else ""
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parent), str(ROOT), env.get("PYTHONPATH", "")]
+    )
+    if name == "autobahn":
+        env.setdefault("USE_ASYNCIO", "1")
+    print(f"== {name} {version(name)} ({'patched' if patched else 'unpatched'})", flush=True)
+    return subprocess.run(argv, cwd=cwd, env=env).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", metavar="name",
+                        help=f"suites to run: {' '.join(SUITES)} (default: all)")
+    parser.add_argument("--unpatched", action="store_true", help="run without wsfast")
+    args = parser.parse_args(argv)
+    for name in args.names:
+        if name not in SUITES:
+            parser.error(f"no published test suite for {name!r} (choose from {', '.join(SUITES)})")
+    failed = [n for n in (args.names or SUITES) if run(n, not args.unpatched) != 0]
+    if failed:
+        print(f"failed: {' '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

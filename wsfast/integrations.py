@@ -1,0 +1,552 @@
+"""Drop-in acceleration for the WebSocket libraries people already run.
+
+``wsfast.patch()`` rebinds, inside each installed library, the names through which it looks up
+its masker and UTF-8 validator (and, for wsproto, its frame parser) to wsfast-backed versions
+with the same signatures, results and errors.  ``wsfast.unpatch()`` puts every original back.
+
+Only module and class attributes are rebound: objects a library created before the patch
+(a connection, a frame decoder) keep the implementation they were built with.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import struct
+from typing import Any, Callable
+
+from . import apply_mask, apply_mask_inplace
+
+__all__ = [
+    "patch",
+    "unpatch",
+    "patched",
+    "check_patched",
+    "LibraryNotInstalled",
+    "UnsupportedVersion",
+    "LIBRARIES",
+]
+
+
+class LibraryNotInstalled(ImportError):
+    """``patch`` was asked for a library it knows but that cannot be imported here."""
+
+
+class UnsupportedVersion(ImportError):
+    """The installed version of a library does not look its accelerators up where wsfast
+    expects (a name wsfast would rebind is missing), so patching it would do nothing."""
+
+
+# (owner, attribute, original, replacement) for every name a patch rebound, per library.
+_Binding = tuple[Any, str, Any, Any]
+_patched: dict[str, list[_Binding]] = {}
+
+
+def _rebind(bindings: list[_Binding], owner: Any, name: str, value: Any, library: str) -> None:
+    try:
+        original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+    except (KeyError, AttributeError):
+        where = getattr(owner, "__qualname__", None) or getattr(owner, "__name__", repr(owner))
+        raise UnsupportedVersion(
+            f"{library} {_version(library)} has no {where}.{name} to patch"
+        ) from None
+    bindings.append((owner, name, original, value))
+    setattr(owner, name, value)
+
+
+def _version(library: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(library)
+    except Exception:  # pragma: no cover - metadata missing in odd installs
+        return "(unknown version)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Maskers and validators with the interfaces the peers (and wsaccel) define.
+
+
+class KeyedMasker:
+    """A masker that keeps its key phase across calls, as autobahn's and wsaccel's do:
+    ``process(data) -> bytes``, ``pointer()`` (bytes processed so far), ``reset()``."""
+
+    __slots__ = ("_mask", "_ptr")
+
+    def __init__(self, mask: bytes | bytearray | memoryview, length: int | None = None) -> None:
+        mask = bytes(mask)
+        if len(mask) != 4:
+            raise ValueError("mask must contain 4 bytes")
+        self._mask = mask
+        self._ptr = 0
+
+    def pointer(self) -> int:
+        return self._ptr
+
+    def reset(self) -> None:
+        self._ptr = 0
+
+    def process(self, data: Any) -> bytes:
+        out = apply_mask(data, self._mask, self._ptr & 3)
+        self._ptr += len(out)
+        return out
+
+
+class NullMasker:
+    """The masker for unmasked frames: data through unchanged, ``pointer()`` still counted."""
+
+    __slots__ = ("_ptr",)
+
+    def __init__(self, mask: Any = None, length: int | None = None) -> None:
+        self._ptr = 0
+
+    def pointer(self) -> int:
+        return self._ptr
+
+    def reset(self) -> None:
+        self._ptr = 0
+
+    def process(self, data: Any) -> Any:
+        self._ptr += len(data)
+        return data
+
+
+def create_keyed_masker(mask: Any, length: int | None = None) -> KeyedMasker:
+    """autobahn's ``create_xor_masker(mask, length=None)``: one masker serves every length."""
+    return KeyedMasker(mask)
+
+
+class QuadUtf8Validator:
+    """Incremental UTF-8 validation with the quad API of autobahn, ws4py and wsaccel.
+
+    ``validate(buf) -> (valid, endsOnCodePoint, currentIndex, totalIndex)``: while valid,
+    ``currentIndex`` is ``len(buf)`` and ``totalIndex`` the bytes consumed since ``reset()``; at
+    the first byte that makes the input invalid, ``(False, False, i, total)`` with ``i`` that
+    byte's offset in ``buf`` and ``total`` its offset since ``reset()``.  A rejected validator
+    stays rejected (returning ``i == 0``) until ``reset()``.
+    """
+
+    __slots__ = ("_validator", "_index", "_rejected")
+
+    def __init__(self) -> None:
+        from . import Utf8Validator
+
+        self._validator = Utf8Validator()
+        self._index = 0
+        self._rejected = False
+
+    def reset(self) -> None:
+        self._validator.reset()
+        self._index = 0
+        self._rejected = False
+
+    def validate(self, ba: Any) -> tuple[bool, bool, int, int]:
+        from .errors import InvalidUTF8
+
+        if self._rejected:
+            return False, False, 0, self._index
+        try:
+            self._validator.feed(ba)
+        except InvalidUTF8 as exc:
+            here = exc.position - self._index
+            self._index = exc.position
+            self._rejected = True
+            return False, False, here, self._index
+        n = len(ba) if not isinstance(ba, memoryview) else ba.nbytes
+        self._index += n
+        return True, self._validator.complete, n, self._index
+
+
+# ---------------------------------------------------------------------------------------------
+# One function per library: rebind its lookup names, return the bindings to restore.
+
+
+def _wsproto_classes(fp: Any) -> tuple[type, type, type]:
+    """wsproto's XorMaskerSimple, FrameDecoder and MessageDecoder over wsfast.
+
+    The decoders subclass the originals taken from ``fp`` and keep their attributes, so code
+    and extensions that look at a decoder see what they expect.  Every frame wsproto would emit
+    is emitted, with the same opcode, payload and flags, split at the same places; anything
+    outside the common case (a header not yet complete, a protocol violation, reserved bits,
+    extensions) goes through wsproto's own ``parse_header``, so each ``ParseFailed`` keeps its
+    message and code.
+    """
+    frame_decoder0, message_decoder0 = fp.FrameDecoder, fp.MessageDecoder
+    Frame, Header, Opcode, ParseFailed = fp.Frame, fp.Header, fp.Opcode, fp.ParseFailed
+    Buffer, XorMaskerNull = fp.Buffer, fp.XorMaskerNull
+    invalid_data = fp.CloseReason.INVALID_FRAME_PAYLOAD_DATA
+    opcodes = {int(op): op for op in Opcode}
+    # first header bytes of a final frame without reserved bits, by opcode
+    single_frame_opcodes = {0x80 | op: op for op in Opcode if op != Opcode.CONTINUATION}
+    no_rsv = fp.RsvBits(False, False, False)
+    text = Opcode.TEXT
+    unpack_q = struct.Struct("!Q").unpack_from
+
+    class XorMaskerSimple:
+        """wsproto's masker: ``process(data) -> bytearray``, key phase kept across calls."""
+
+        __slots__ = ("_key", "_phase")
+
+        def __init__(self, masking_key: bytes | bytearray) -> None:
+            self._key = bytes(masking_key)
+            self._phase = 0
+
+        def process(self, data: Any) -> bytearray:
+            data = bytearray(data)
+            if data:
+                apply_mask_inplace(data, self._key, self._phase)
+                self._phase = (self._phase + len(data)) & 3
+            return data
+
+    class FrameDecoder(frame_decoder0):  # type: ignore[misc, valid-type]
+        # Received bytes live in ``_data`` from ``_pos`` on: consuming a frame moves ``_pos``
+        # instead of deleting from the front of a bytearray (wsproto's Buffer.commit), which
+        # made each frame cost a copy of everything behind it.
+        def __init__(self, client: bool, extensions: Any = None) -> None:
+            super().__init__(client, extensions)
+            self._mask_bit = 0 if client else 0x80
+            self._data: bytes | bytearray = b""
+            self._pos = 0
+
+        def receive_bytes(self, data: Any) -> None:
+            d, p = self._data, self._pos
+            if p == len(d):
+                self._data = data if type(data) is bytes else bytes(data)
+                self._pos = 0
+            elif type(d) is bytearray and not p:
+                d += data
+            else:
+                self._data = bytearray(d[p:]) + data
+                self._pos = 0
+
+        def parse_header(self) -> bool:
+            d, p = self._data, self._pos
+            avail = len(d) - p
+            if avail >= 2 and not self.extensions:
+                b0, b1 = d[p], d[p + 1]
+                opcode = opcodes.get(b0 & 0x0F)
+                masked = b1 & 0x80
+                # No reserved bits, a masked frame from the client only, no fragmented control
+                # frame: anything else is wsproto's to reject, with its own message.
+                if (
+                    opcode is not None
+                    and not b0 & 0x70
+                    and (not masked) is self.client
+                    and (b0 & 0x80 or opcode < 8)
+                ):
+                    length = b1 & 0x7F
+                    size = 2
+                    ok = True
+                    if length == 126:
+                        if avail >= 4:
+                            length = (d[p + 2] << 8) | d[p + 3]
+                            size = 4
+                            ok = length > 125 and opcode < 8
+                        else:
+                            ok = False
+                    elif length == 127:
+                        if avail >= 10:
+                            (length,) = unpack_q(d, p + 2)
+                            size = 10
+                            ok = 0xFFFF < length < 2**63 and opcode < 8
+                        else:
+                            ok = False
+                    if ok and masked:
+                        if avail >= size + 4:
+                            masker: Any = XorMaskerSimple(d[p + size : p + size + 4])
+                            size += 4
+                        else:
+                            ok = False
+                    elif ok:
+                        masker = XorMaskerNull()
+                    if ok:
+                        self._pos = p + size
+                        self.masker = masker
+                        self.header = Header(bool(b0 & 0x80), no_rsv, opcode, length, None)
+                        self.effective_opcode = opcode
+                        self.payload_required = length if opcode >= 8 else 0
+                        self.payload_consumed = 0
+                        return True
+            return self._parse_header_as_wsproto()
+
+        def _parse_header_as_wsproto(self) -> bool:
+            # wsproto's own parser, over a Buffer holding no more than a header (14 bytes).
+            p = self._pos
+            buffer = Buffer(self._data[p : p + 14])
+            held = len(buffer)
+            self.buffer = buffer
+            try:
+                done = frame_decoder0.parse_header(self)
+            finally:
+                self.buffer = Buffer()
+            if done:
+                self._pos = p + held - len(buffer)
+            return done
+
+        def process_buffer(self) -> Any:
+            if self.header is None and not self.extensions:
+                # The common case, a whole unfragmented frame already received: one frame
+                # out, no decoder state touched.
+                d, p = self._data, self._pos
+                avail = len(d) - p
+                if avail >= 2:
+                    opcode = single_frame_opcodes.get(d[p])
+                    b1 = d[p + 1]
+                    if opcode is not None and b1 & 0x80 == self._mask_bit:
+                        length = b1 & 0x7F
+                        size = 2
+                        if length == 126:
+                            if opcode < 8 and avail >= 4:
+                                length = (d[p + 2] << 8) | d[p + 3]
+                                size = 4 if length > 125 else 0
+                            else:
+                                size = 0
+                        elif length == 127:
+                            if opcode < 8 and avail >= 10:
+                                (length,) = unpack_q(d, p + 2)
+                                size = 10 if 0xFFFF < length < 2**63 else 0
+                            else:
+                                size = 0
+                        end = p + size + (4 if b1 & 0x80 else 0) + length
+                        if size and end <= len(d):
+                            self._pos = end
+                            start = end - length
+                            if length > 4096:
+                                chunk: Any = memoryview(d)[start:end]
+                            else:
+                                chunk = d[start:end]
+                            if b1 & 0x80:
+                                payload = apply_mask(chunk, d[start - 4 : start])
+                            else:
+                                payload = bytes(chunk)
+                            return Frame(opcode, payload, True, True)
+            if not self.header and not self.parse_header():
+                return None
+            header = self.header
+            d, p = self._data, self._pos
+            avail = len(d) - p
+            if avail < self.payload_required:
+                return None
+            length = header.payload_len
+            take = length - self.payload_consumed
+            if take > avail:
+                take = avail
+            if not take and length > 0:
+                return None
+            self._pos = p + take
+            self.payload_consumed += take
+            finished = self.payload_consumed == length
+
+            masker = self.masker
+            if type(masker) is XorMaskerSimple:
+                chunk = d[p : p + take] if take <= 4096 else memoryview(d)[p : p + take]
+                payload: Any = apply_mask(chunk, masker._key, masker._phase)
+                masker._phase = (masker._phase + take) & 3
+            else:
+                payload = masker.process(bytearray(d[p : p + take]))
+
+            if self.extensions:
+                for extension in self.extensions:
+                    payload_ = extension.frame_inbound_payload_data(self, bytes(payload))
+                    if isinstance(payload_, fp.CloseReason):
+                        raise ParseFailed("error in extension", payload_)
+                    payload = bytearray(payload_)
+                if finished:
+                    final = bytearray()
+                    for extension in self.extensions:
+                        result = extension.frame_inbound_complete(self, header.fin)
+                        if isinstance(result, fp.CloseReason):
+                            raise ParseFailed("error in extension", result)
+                        if result is not None:
+                            final += result
+                    payload += final
+
+            frame = Frame(
+                self.effective_opcode,
+                payload if type(payload) is bytes else bytes(payload),
+                finished,
+                header.fin,
+            )
+            if finished:
+                self.header = None
+                self.effective_opcode = None
+                self.masker = None
+            else:
+                self.effective_opcode = Opcode.CONTINUATION
+            return frame
+
+    class MessageDecoder(message_decoder0):  # type: ignore[misc, valid-type]
+        def process_frame(self, frame: Any) -> Any:
+            # A text message in one frame: one decode, no incremental decoder.  A fresh
+            # incremental decoder given the whole input with final=True raises the same
+            # UnicodeDecodeError as bytes.decode, so ParseFailed keeps its message.
+            if (
+                frame.opcode is text
+                and self.opcode is None
+                and frame.frame_finished
+                and frame.message_finished
+            ):
+                try:
+                    data = frame.payload.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ParseFailed(str(exc), invalid_data)  # noqa: B904 - as wsproto
+                return Frame(text, data, True, True)
+            return super().process_frame(frame)
+
+    return XorMaskerSimple, FrameDecoder, MessageDecoder
+
+
+def _patch_wsproto(b: list[_Binding]) -> None:
+    from wsproto import frame_protocol as fp
+
+    masker, frame_decoder, message_decoder = _wsproto_classes(fp)
+    _rebind(b, fp, "XorMaskerSimple", masker, "wsproto")
+    _rebind(b, fp, "FrameDecoder", frame_decoder, "wsproto")
+    _rebind(b, fp, "MessageDecoder", message_decoder, "wsproto")
+
+
+def _websockets_mask(data: Any, mask: Any) -> bytes:
+    return apply_mask(data, mask)
+
+
+def _patch_websockets(b: list[_Binding]) -> None:
+    from websockets import frames
+
+    _rebind(b, frames, "apply_mask", _websockets_mask, "websockets")
+    try:
+        from websockets.legacy import framing
+    except ImportError:  # pragma: no cover - a version without the legacy implementation
+        return
+    _rebind(b, framing, "apply_mask", _websockets_mask, "websockets")
+
+
+def _tornado_mask(mask: bytes, data: bytes) -> bytes:
+    return apply_mask(data, mask)
+
+
+def _patch_tornado(b: list[_Binding]) -> None:
+    from tornado import util, websocket
+
+    _rebind(b, websocket, "_websocket_mask", _tornado_mask, "tornado")
+    _rebind(b, util, "_websocket_mask", _tornado_mask, "tornado")
+
+
+def _patch_autobahn(b: list[_Binding]) -> None:
+    from autobahn.websocket import protocol
+
+    _rebind(b, protocol, "Utf8Validator", QuadUtf8Validator, "autobahn")
+    _rebind(b, protocol, "XorMaskerNull", NullMasker, "autobahn")
+    _rebind(b, protocol, "create_xor_masker", create_keyed_masker, "autobahn")
+
+
+def _ws4py_mask(self: Any, data: Any) -> bytearray:
+    out = bytearray(data)
+    apply_mask_inplace(out, self.masking_key)
+    return out
+
+
+def _patch_ws4py(b: list[_Binding]) -> None:
+    from ws4py import framing, streaming
+
+    _rebind(b, streaming, "Utf8Validator", QuadUtf8Validator, "ws4py")
+    _rebind(b, framing.Frame, "mask", _ws4py_mask, "ws4py")
+    _rebind(b, framing.Frame, "unmask", _ws4py_mask, "ws4py")
+
+
+def _aiohttp_mask(mask: bytes, data: bytearray) -> None:
+    apply_mask_inplace(data, mask)
+
+
+def _patch_aiohttp(b: list[_Binding]) -> None:
+    # The Cython reader (reader_c) took its mask at compile time: only the pure-Python reader
+    # and the writer look it up by name.  The Cython mask beats a cffi call on small frames,
+    # so where aiohttp already uses it, it stays; only the pure-Python mask is replaced.
+    from aiohttp._websocket import helpers, reader_py, writer
+
+    python_mask = getattr(helpers, "_websocket_mask_python", None)
+    if python_mask is None:
+        raise UnsupportedVersion(
+            f"aiohttp {_version('aiohttp')} has no _websocket._websocket_mask_python to replace"
+        )
+    for module in (helpers, reader_py, writer):
+        if getattr(module, "websocket_mask", None) is python_mask or module is reader_py:
+            _rebind(b, module, "websocket_mask", _aiohttp_mask, "aiohttp")
+
+
+_PATCHERS: dict[str, Callable[[list[_Binding]], None]] = {
+    "wsproto": _patch_wsproto,
+    "websockets": _patch_websockets,
+    "tornado": _patch_tornado,
+    "autobahn": _patch_autobahn,
+    "ws4py": _patch_ws4py,
+    "aiohttp": _patch_aiohttp,
+}
+
+LIBRARIES: tuple[str, ...] = tuple(_PATCHERS)
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # pragma: no cover - a broken parent package
+        return False
+
+
+def patch(*names: str) -> list[str]:
+    """Make the named libraries use wsfast; with no names, every installed one.
+
+    Returns the names patched (including ones an earlier call had patched: patching twice
+    changes nothing).  An unknown name raises ValueError; a known library that is not
+    installed raises :class:`LibraryNotInstalled` (an ImportError), and one whose installed
+    version lacks a name wsfast rebinds raises :class:`UnsupportedVersion`.  When a library
+    fails, the ones before it in the same call stay patched.
+    """
+    for name in names:
+        if name not in _PATCHERS:
+            known = ", ".join(LIBRARIES)
+            raise ValueError(f"unknown library {name!r} (wsfast can patch {known})")
+    explicit = bool(names)
+    if not explicit:
+        names = tuple(name for name in LIBRARIES if _installed(name))
+    done = []
+    for name in dict.fromkeys(names):
+        if name not in _patched:
+            if explicit and not _installed(name):
+                raise LibraryNotInstalled(f"library {name!r} is not installed", name=name)
+            bindings: list[_Binding] = []
+            try:
+                _PATCHERS[name](bindings)
+            except BaseException:
+                _restore(bindings)
+                raise
+            _patched[name] = bindings
+        done.append(name)
+    return done
+
+
+def _restore(bindings: list[_Binding]) -> None:
+    for owner, name, original, _ in reversed(bindings):
+        setattr(owner, name, original)
+
+
+def unpatch() -> None:
+    """Restore every name any ``patch()`` call rebound, in every library."""
+    while _patched:
+        _restore(_patched.popitem()[1])
+
+
+def patched() -> list[str]:
+    """The libraries currently patched."""
+    return list(_patched)
+
+
+def check_patched(*names: str) -> None:
+    """Raise RuntimeError unless every name wsfast rebound in these libraries still points at
+    wsfast (something may have rebound it since, or re-imported the module)."""
+    for library in names:
+        if library not in _patched:
+            raise RuntimeError(f"{library} is not patched")
+        for owner, name, _, value in _patched[library]:
+            if (owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)) is not value:
+                where = getattr(owner, "__qualname__", None) or owner.__name__
+                raise RuntimeError(f"{library}: {where}.{name} no longer points at wsfast")
+
