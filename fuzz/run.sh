@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Build and run the libFuzzer harnesses (clang, -fsanitize=fuzzer,address,undefined) and the
+# atheris harness.
+#
+#   fuzz/run.sh build                  compile fuzz/build/fuzz_{decoder,header,utf8,mask}
+#   fuzz/run.sh seeds                  write the seed corpus (fuzz/make_corpus.py) to fuzz/seeds
+#   fuzz/run.sh run TARGET [RUNS]      fuzz one target (decoder, header, utf8, mask, atheris)
+#                                      for RUNS executions (default 10000000); the corpus grows
+#                                      in fuzz/work/TARGET, the log goes to fuzz/logs/TARGET.log
+#   fuzz/run.sh all [RUNS]             every target, one after the other
+#   fuzz/run.sh regress                every libFuzzer target once over its seeds and
+#                                      fuzz/regressions/TARGET/ (a quick check for CI)
+#
+# Environment: CC (a clang; default: clang, else the newest clang-N), JOBS (libFuzzer -jobs and
+# -workers, default 1: the machine is shared), MAX_TOTAL_TIME (seconds, optional cap).
+set -euo pipefail
+cd "$(dirname "$0")"
+FUZZ=$PWD
+ROOT=$(dirname "$FUZZ")
+
+TARGETS=(decoder header utf8 mask)
+
+find_clang() {
+    if [[ -n ${CC:-} ]]; then echo "$CC"; return; fi
+    if command -v clang >/dev/null; then echo clang; return; fi
+    local newest
+    newest=$(compgen -c clang- | grep -E '^clang-[0-9]+$' | sort -t- -k2 -n | tail -1 || true)
+    if [[ -z $newest ]]; then
+        echo "no clang found: apt-get install clang libclang-rt-dev (or set CC)" >&2
+        exit 1
+    fi
+    echo "$newest"
+}
+
+build() {
+    local cc
+    cc=$(find_clang)
+    mkdir -p build
+    for t in "${TARGETS[@]}"; do
+        # -O1 -g: libFuzzer's recommended balance of speed and readable stack traces.
+        # -fno-sanitize-recover: every UBSan report stops the run as a crash.
+        "$cc" -g -O1 -fno-omit-frame-pointer \
+            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+            -I "$ROOT/csrc" -Wall -Wextra -Werror \
+            -o "build/fuzz_$t" "fuzz_$t.c"
+        echo "built build/fuzz_$t with $cc"
+    done
+}
+
+seeds() {
+    python "$FUZZ/make_corpus.py" "$FUZZ/seeds"
+}
+
+run_one() {
+    local t=$1 runs=${2:-10000000} jobs=${JOBS:-1}
+    [[ -d seeds/$t ]] || seeds
+    mkdir -p "work/$t" logs "artifacts/$t"
+    local log=logs/$t.log
+    local extra=()
+    [[ -n ${MAX_TOTAL_TIME:-} ]] && extra+=("-max_total_time=$MAX_TOTAL_TIME")
+    local start=$SECONDS
+    if [[ $t == atheris ]]; then
+        # atheris reads the same flags; the C backend must be the one under test
+        WSFAST_REQUIRE_EXTENSIONS=1 python "$FUZZ/atheris_api.py" "work/$t" "seeds/$t" \
+            -runs="$runs" -max_len=512 -artifact_prefix="artifacts/$t/" -print_final_stats=1 \
+            "${extra[@]}" >"$log" 2>&1
+    else
+        [[ -x build/fuzz_$t ]] || build
+        local max_len=4096
+        [[ $t == decoder ]] && max_len=8192
+        if [[ $jobs -gt 1 ]]; then
+            extra+=("-jobs=$jobs" "-workers=$jobs")
+            runs=$((runs / jobs))
+        fi
+        "./build/fuzz_$t" "work/$t" "seeds/$t" -runs="$runs" -max_len=$max_len \
+            -artifact_prefix="artifacts/$t/" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
+    fi
+    local rc=$?
+    echo "$t: exit $rc, $((SECONDS - start)) s; $(grep -E 'stat::number_of_executed_units|Done [0-9]+ runs' "$log" | tail -2 | tr '\n' ' ')"
+    return $rc
+}
+
+regress() {
+    [[ -d seeds ]] || seeds
+    for t in "${TARGETS[@]}"; do
+        [[ -x build/fuzz_$t ]] || build
+        local inputs=("seeds/$t")
+        [[ -d regressions/$t ]] && inputs+=("regressions/$t")
+        # with directories and -runs=0 libFuzzer executes each file once and stops
+        "./build/fuzz_$t" -runs=0 "${inputs[@]}" >"logs/regress_$t.log" 2>&1 \
+            || { echo "$t: FAILED, see fuzz/logs/regress_$t.log"; exit 1; }
+        echo "$t: $(grep -c . <(ls "${inputs[@]}")) inputs ok"
+    done
+}
+
+mkdir -p logs
+case ${1:-} in
+    build) build ;;
+    seeds) seeds ;;
+    run) run_one "${2:?target}" "${3:-10000000}" ;;
+    all) for t in "${TARGETS[@]}" atheris; do run_one "$t" "${2:-10000000}"; done ;;
+    regress) regress ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
+esac
