@@ -15,8 +15,8 @@ websockets, aiohttp and ws4py do not publish theirs on PyPI in a runnable form; 
 tests/test_integrations*.py drive them end to end instead.
 
 Each suite runs in a subprocess that patches first and checks that the patch took (the names
-wsfast rebinds point at wsfast) before any test module is imported.  This file is also the
-pytest plugin that does so (``-p peer_tests``, the library named in ``WSFAST_PATCH``).
+wsfast rebinds point at wsfast) before any test module is imported; under pytest, the
+pytest plugin it writes, ``wsfast_peer_plugin``, does so (for the library in ``WSFAST_PATCH``).
 Exit status: 0 when every selected suite passed.
 """
 
@@ -49,11 +49,17 @@ else:
 """
 
 
-# --- the pytest plugin side -----------------------------------------------------------------
 
 
-def pytest_configure(config: object) -> None:
-    exec(PATCH_AND_CHECK, {})
+def plugin_dir() -> Path:
+    """A directory holding the pytest plugin ``wsfast_peer_plugin`` that patches first."""
+    where = CACHE / "plugin"
+    where.mkdir(parents=True, exist_ok=True)
+    code = f"def pytest_configure(config):\n    exec({PATCH_AND_CHECK!r}, {{}})\n"
+    plugin = where / "wsfast_peer_plugin.py"
+    if not plugin.exists() or plugin.read_text() != code:
+        plugin.write_text(code)
+    return where
 
 
 # --- the runner side ------------------------------------------------------------------------
@@ -80,7 +86,7 @@ def command(name: str) -> tuple[list[str], Path]:
     py = sys.executable
     if name == "wsproto":
         where = sdist_tests("wsproto")
-        return [py, "-m", "pytest", "-q", "-p", "peer_tests", "-p", "no:cacheprovider",
+        return [py, "-m", "pytest", "-q", "-p", "wsfast_peer_plugin", "-p", "no:cacheprovider",
                 "tests"], where
     if name == "tornado":
         code = PATCH_AND_CHECK + (
@@ -90,7 +96,7 @@ def command(name: str) -> tuple[list[str], Path]:
         )
         return [py, "-c", code], ROOT
     if name == "autobahn":
-        return [py, "-m", "pytest", "-q", "-p", "peer_tests", "-p", "no:cacheprovider",
+        return [py, "-m", "pytest", "-q", "-p", "wsfast_peer_plugin", "-p", "no:cacheprovider",
                 "--pyargs", "autobahn.websocket.test"], ROOT
     raise ValueError(f"no published test suite for {name!r}")
 
@@ -105,7 +111,7 @@ def run(name: str, patched: bool) -> int:
     env = dict(os.environ)
     env["WSFAST_PATCH"] = name if patched else ""
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(__file__).resolve().parent), str(ROOT), env.get("PYTHONPATH", "")]
+        [str(plugin_dir()), env.get("PYTHONPATH", "")]
     )
     if name == "autobahn":
         env.setdefault("USE_ASYNCIO", "1")

@@ -122,7 +122,8 @@ class QuadUtf8Validator:
     ``currentIndex`` is ``len(buf)`` and ``totalIndex`` the bytes consumed since ``reset()``; at
     the first byte that makes the input invalid, ``(False, False, i, total)`` with ``i`` that
     byte's offset in ``buf`` and ``total`` its offset since ``reset()``.  A rejected validator
-    stays rejected (returning ``i == 0``) until ``reset()``.
+    stays rejected (``(False, False, 0, total)``; an empty chunk, which they never scan, gives
+    ``(True, False, 0, total)`` as in wsaccel and autobahn) until ``reset()``.
     """
 
     __slots__ = ("_validator", "_index", "_rejected")
@@ -142,8 +143,10 @@ class QuadUtf8Validator:
     def validate(self, ba: Any) -> tuple[bool, bool, int, int]:
         from .errors import InvalidUTF8
 
+        n = len(ba) if type(ba) is bytes or type(ba) is bytearray else memoryview(ba).nbytes
         if self._rejected:
-            return False, False, 0, self._index
+            # wsaccel and autobahn scan no byte of an empty chunk, so they call it valid
+            return not n, False, 0, self._index
         try:
             self._validator.feed(ba)
         except InvalidUTF8 as exc:
@@ -151,7 +154,6 @@ class QuadUtf8Validator:
             self._index = exc.position
             self._rejected = True
             return False, False, here, self._index
-        n = len(ba) if not isinstance(ba, memoryview) else ba.nbytes
         self._index += n
         return True, self._validator.complete, n, self._index
 
