@@ -3,36 +3,81 @@
  * one names its pure-Python twin in wsfast/_pure.py, which defines the results, the error
  * codes and the error positions this file must reproduce.
  *
- * Layout: scalar kernels (masking, UTF-8), then frame headers, then the batch decoder.
+ * Layout: kernels (masking, UTF-8: scalar, SSE2/SSSE3/AVX2 on x86, NEON on arm64) and their
+ * run-time dispatch, then frame headers, then the batch decoder.
  */
 #include "wsfast.h"
 
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------------ */
+/* Instruction sets                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Vector kernels are compiled for their instruction set function by function (GCC and clang:
+ * __attribute__((target)); MSVC needs nothing to use intrinsics) and chosen at run time, once,
+ * by wsfast_use_kernel after asking the CPU.  The build itself uses baseline flags only. */
+#if defined(WSFAST_NO_SIMD)
+/* scalar kernels only (a build for an unusual target, or for comparison) */
+#elif defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#define WSFAST_HAVE_X86 1
+#include <immintrin.h>
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#else
+#include <cpuid.h>
+#endif
+#elif (defined(__aarch64__) || defined(_M_ARM64)) && \
+    (!defined(__BYTE_ORDER__) || __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+#define WSFAST_HAVE_NEON 1
+#include <arm_neon.h>
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TARGET(isa) __attribute__((target(isa)))
+#else
+#define TARGET(isa)
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
 /* Masking (RFC 6455 5.3): byte i of the payload is XORed with mask[(phase + i) % 4].         */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Twin: _pure.mask.  memcpy for every load and store: payloads sit at any alignment in the
- * receive buffer, and compilers turn fixed-size memcpy into single unaligned moves. */
-static void mask_scalar(const uint8_t *src, uint8_t *dst, size_t len, const uint8_t *mask,
-                        size_t phase)
+/* The key rotated to the phase, as a 32-bit word whose bytes in memory are
+ * mask[phase], mask[phase + 1], ...: broadcast to any width, every 4-byte lane of it starts at
+ * the right key byte, so all kernels handle the phase once per call. */
+static uint32_t rotated_key(const uint8_t *mask, size_t phase)
 {
-    uint8_t key8[8];
-    uint64_t key;
+    uint8_t k[4];
+    uint32_t key;
+    size_t j;
+
+    for (j = 0; j < 4; j++)
+        k[j] = mask[(phase + j) & 3];
+    memcpy(&key, k, 4);
+    return key;
+}
+
+/* Twin: _pure.mask.  memcpy for every load and store: payloads sit at any alignment in the
+ * receive buffer, and compilers turn fixed-size memcpy into single unaligned moves.  Also the
+ * tail of every vector kernel: they stop at a multiple of 4 bytes, so the key phase is 0 here
+ * as well. */
+static void mask_scalar(const uint8_t *src, uint8_t *dst, size_t len, uint32_t key)
+{
+    uint64_t key64;
+    uint8_t k[4];
     size_t i = 0, j;
 
-    for (j = 0; j < 8; j++)
-        key8[j] = mask[(phase + j) & 3];
-    memcpy(&key, key8, 8);
-    /* Whole words keep the phase: 8 is a multiple of 4, so the tail starts at key8[0]. */
+    memcpy(k, &key, 4);
+    memcpy(&key64, k, 4);
+    memcpy((uint8_t *)&key64 + 4, k, 4);
     for (; i + 32 <= len; i += 32) {
         uint64_t a, b, c, d;
         memcpy(&a, src + i, 8);
         memcpy(&b, src + i + 8, 8);
         memcpy(&c, src + i + 16, 8);
         memcpy(&d, src + i + 24, 8);
-        a ^= key; b ^= key; c ^= key; d ^= key;
+        a ^= key64; b ^= key64; c ^= key64; d ^= key64;
         memcpy(dst + i, &a, 8);
         memcpy(dst + i + 8, &b, 8);
         memcpy(dst + i + 16, &c, 8);
@@ -41,17 +86,96 @@ static void mask_scalar(const uint8_t *src, uint8_t *dst, size_t len, const uint
     for (; i + 8 <= len; i += 8) {
         uint64_t a;
         memcpy(&a, src + i, 8);
-        a ^= key;
+        a ^= key64;
         memcpy(dst + i, &a, 8);
     }
+    /* Whole words keep the phase: 8 is a multiple of 4, so the tail starts at k[0]. */
     for (j = 0; i < len; i++, j++)
-        dst[i] = (uint8_t)(src[i] ^ key8[j]);
+        dst[i] = (uint8_t)(src[i] ^ k[j & 3]);
 }
 
-void wsfast_mask(const uint8_t *src, uint8_t *dst, size_t len, const uint8_t *mask, size_t phase)
+#ifdef WSFAST_HAVE_X86
+/* Each iteration loads all its vectors before storing any, so src == dst is safe; nothing is
+ * read or written outside [0, len): the last partial vector is left to mask_scalar. */
+TARGET("sse2")
+static void mask_sse2(const uint8_t *src, uint8_t *dst, size_t len, uint32_t key)
 {
-    mask_scalar(src, dst, len, mask, phase & 3);
+    size_t i = 0;
+
+    if (len >= 16) {
+        const __m128i k = _mm_set1_epi32((int)key);
+        for (; i + 64 <= len; i += 64) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
+            __m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
+            __m128i d = _mm_loadu_si128((const __m128i *)(src + i + 48));
+            _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(a, k));
+            _mm_storeu_si128((__m128i *)(dst + i + 16), _mm_xor_si128(b, k));
+            _mm_storeu_si128((__m128i *)(dst + i + 32), _mm_xor_si128(c, k));
+            _mm_storeu_si128((__m128i *)(dst + i + 48), _mm_xor_si128(d, k));
+        }
+        for (; i + 16 <= len; i += 16) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+            _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(a, k));
+        }
+    }
+    mask_scalar(src + i, dst + i, len - i, key);
 }
+
+TARGET("avx2")
+static void mask_avx2(const uint8_t *src, uint8_t *dst, size_t len, uint32_t key)
+{
+    size_t i = 0;
+
+    if (len >= 32) {
+        const __m256i k = _mm256_set1_epi32((int)key);
+        for (; i + 128 <= len; i += 128) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(src + i));
+            __m256i b = _mm256_loadu_si256((const __m256i *)(src + i + 32));
+            __m256i c = _mm256_loadu_si256((const __m256i *)(src + i + 64));
+            __m256i d = _mm256_loadu_si256((const __m256i *)(src + i + 96));
+            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(a, k));
+            _mm256_storeu_si256((__m256i *)(dst + i + 32), _mm256_xor_si256(b, k));
+            _mm256_storeu_si256((__m256i *)(dst + i + 64), _mm256_xor_si256(c, k));
+            _mm256_storeu_si256((__m256i *)(dst + i + 96), _mm256_xor_si256(d, k));
+        }
+        for (; i + 32 <= len; i += 32) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(src + i));
+            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(a, k));
+        }
+    }
+    if (len - i >= 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+        _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(a, _mm_set1_epi32((int)key)));
+        i += 16;
+    }
+    mask_scalar(src + i, dst + i, len - i, key);
+}
+#endif /* WSFAST_HAVE_X86 */
+
+#ifdef WSFAST_HAVE_NEON
+static void mask_neon(const uint8_t *src, uint8_t *dst, size_t len, uint32_t key)
+{
+    size_t i = 0;
+
+    if (len >= 16) {
+        const uint8x16_t k = vreinterpretq_u8_u32(vdupq_n_u32(key));
+        for (; i + 64 <= len; i += 64) {
+            uint8x16_t a = vld1q_u8(src + i);
+            uint8x16_t b = vld1q_u8(src + i + 16);
+            uint8x16_t c = vld1q_u8(src + i + 32);
+            uint8x16_t d = vld1q_u8(src + i + 48);
+            vst1q_u8(dst + i, veorq_u8(a, k));
+            vst1q_u8(dst + i + 16, veorq_u8(b, k));
+            vst1q_u8(dst + i + 32, veorq_u8(c, k));
+            vst1q_u8(dst + i + 48, veorq_u8(d, k));
+        }
+        for (; i + 16 <= len; i += 16)
+            vst1q_u8(dst + i, veorq_u8(vld1q_u8(src + i), k));
+    }
+    mask_scalar(src + i, dst + i, len - i, key);
+}
+#endif /* WSFAST_HAVE_NEON */
 
 /* ------------------------------------------------------------------------------------------ */
 /* UTF-8 (RFC 3629; Unicode 15 Table 3-7, well-formed byte sequences)                           */
@@ -99,8 +223,8 @@ static const uint8_t utf8_next[9][12] = {
 };
 #undef R
 
-/* Scalar validator: the reference the vector kernels fall back to for exact positions.
- * Returns the index of the rejecting byte, or len. */
+/* Scalar validator: the scalar kernel, and the reference every vector kernel falls back to at
+ * the edges and for exact positions.  Returns the index of the rejecting byte, or len. */
 static size_t utf8_scalar(uint32_t *state, const uint8_t *data, size_t len)
 {
     uint32_t s = *state;
@@ -130,6 +254,427 @@ static size_t utf8_scalar(uint32_t *state, const uint8_t *data, size_t len)
     return len;
 }
 
+#if defined(WSFAST_HAVE_X86) || defined(WSFAST_HAVE_NEON)
+/*
+ * Vector validation: the lookup method of Keiser and Lemire ("Validating UTF-8 in less than
+ * one instruction per byte", Software: Practice and Experience 51(5), 2021).  Every byte is
+ * judged together with the byte before it by three 16-entry tables, indexed by the high and low
+ * nibble of the previous byte and the high nibble of the current one; each table entry is a set
+ * of the error kinds below that the nibble is compatible with, so the AND of the three lookups
+ * is non-zero exactly when the pair is one of those errors.  Bit 7 (two continuations in a row)
+ * is the exception: it is required, not forbidden, where the byte two or three back is a lead
+ * of three or four bytes, so it is XORed with that requirement instead.
+ */
+#define U8_TOO_SHORT 0x01  /* a lead not followed by a continuation */
+#define U8_TOO_LONG 0x02   /* ASCII followed by a continuation */
+#define U8_OVERLONG_3 0x04 /* E0 80..9F */
+#define U8_TOO_LARGE 0x08  /* F4 90..BF, F5..FF 90..BF */
+#define U8_SURROGATE 0x10  /* ED A0..BF */
+#define U8_OVERLONG_2 0x20 /* C0 or C1, then a continuation */
+#define U8_TOO_LARGE_80 0x40 /* F5..FF 80..8F; shares the bit with OVERLONG_4: F0 80..8F */
+#define U8_OVERLONG_4 0x40
+#define U8_TWO_CONTS 0x80  /* continuation after continuation */
+#define U8_CARRY (U8_TOO_SHORT | U8_TOO_LONG | U8_TWO_CONTS)
+
+/* Table 1: high nibble of the previous byte. */
+#define U8_PREV_HIGH                                                                        \
+    U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG,           \
+    U8_TOO_LONG, U8_TOO_LONG,                                                               \
+    U8_TWO_CONTS, U8_TWO_CONTS, U8_TWO_CONTS, U8_TWO_CONTS,                                 \
+    U8_TOO_SHORT | U8_OVERLONG_2,                                                           \
+    U8_TOO_SHORT,                                                                           \
+    U8_TOO_SHORT | U8_OVERLONG_3 | U8_SURROGATE,                                            \
+    U8_TOO_SHORT | U8_TOO_LARGE | U8_TOO_LARGE_80 | U8_OVERLONG_4
+/* Table 2: low nibble of the previous byte. */
+#define U8_PREV_LOW                                                                         \
+    U8_CARRY | U8_OVERLONG_3 | U8_OVERLONG_2 | U8_OVERLONG_4,                               \
+    U8_CARRY | U8_OVERLONG_2,                                                               \
+    U8_CARRY,                                                                               \
+    U8_CARRY,                                                                               \
+    U8_CARRY | U8_TOO_LARGE,                                                                \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80,                                              \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80,                                              \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80,                                              \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80,                                              \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80,                                              \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80,                                              \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80,                                              \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80,                                              \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80 | U8_SURROGATE,                               \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80,                                              \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_80
+/* Table 3: high nibble of the current byte. */
+#define U8_CUR_HIGH                                                                         \
+    U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT,     \
+    U8_TOO_SHORT, U8_TOO_SHORT,                                                             \
+    U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_OVERLONG_3 | U8_TOO_LARGE_80 |          \
+        U8_OVERLONG_4,                                                                      \
+    U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_OVERLONG_3 | U8_TOO_LARGE,              \
+    U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_SURROGATE | U8_TOO_LARGE,               \
+    U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_SURROGATE | U8_TOO_LARGE,               \
+    U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT
+
+static const uint8_t u8_prev_high[16] = {U8_PREV_HIGH};
+static const uint8_t u8_prev_low[16] = {U8_PREV_LOW};
+static const uint8_t u8_cur_high[16] = {U8_CUR_HIGH};
+
+/* The vector kernels validate whole 64-byte blocks from a code point boundary and return how
+ * many bytes they covered: they stop before the first block with an error, or when fewer than
+ * 64 bytes remain.  The last up to three bytes covered may begin a sequence that the next block
+ * completes; utf8_vector backs up over them. */
+typedef size_t (*utf8_blocks_fn)(const uint8_t *data, size_t len);
+
+/* True when the bytes just before p (at least 3 of them) end in an unfinished sequence. */
+static int ends_unfinished(const uint8_t *p)
+{
+    return p[-1] >= 0xC0 || p[-2] >= 0xE0 || p[-3] >= 0xF0;
+}
+
+#ifdef WSFAST_HAVE_X86
+TARGET("ssse3")
+static __m128i utf8_errors_ssse3(__m128i cur, __m128i prev)
+{
+    const __m128i t_prev_high = _mm_loadu_si128((const __m128i *)u8_prev_high);
+    const __m128i t_prev_low = _mm_loadu_si128((const __m128i *)u8_prev_low);
+    const __m128i t_cur_high = _mm_loadu_si128((const __m128i *)u8_cur_high);
+    const __m128i nibble = _mm_set1_epi8(0x0f);
+    __m128i prev1 = _mm_alignr_epi8(cur, prev, 15);
+    __m128i prev2 = _mm_alignr_epi8(cur, prev, 14);
+    __m128i prev3 = _mm_alignr_epi8(cur, prev, 13);
+    __m128i a = _mm_shuffle_epi8(t_prev_high, _mm_and_si128(_mm_srli_epi16(prev1, 4), nibble));
+    __m128i b = _mm_shuffle_epi8(t_prev_low, _mm_and_si128(prev1, nibble));
+    __m128i c = _mm_shuffle_epi8(t_cur_high, _mm_and_si128(_mm_srli_epi16(cur, 4), nibble));
+    __m128i special = _mm_and_si128(_mm_and_si128(a, b), c);
+    /* Bytes that must be a second or third continuation: 3 back is F0.., or 2 back is E0.. */
+    __m128i third = _mm_subs_epu8(prev2, _mm_set1_epi8((char)(0xE0 - 0x80)));
+    __m128i fourth = _mm_subs_epu8(prev3, _mm_set1_epi8((char)(0xF0 - 0x80)));
+    __m128i must = _mm_and_si128(_mm_or_si128(third, fourth), _mm_set1_epi8((char)0x80));
+    return _mm_xor_si128(must, special);
+}
+
+TARGET("ssse3")
+static size_t utf8_blocks_ssse3(const uint8_t *data, size_t len)
+{
+    __m128i prev = _mm_setzero_si128();
+    size_t i = 0;
+
+    for (; i + 64 <= len; i += 64) {
+        const uint8_t *p = data + i;
+        __m128i v0 = _mm_loadu_si128((const __m128i *)p);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(p + 16));
+        __m128i v2 = _mm_loadu_si128((const __m128i *)(p + 32));
+        __m128i v3 = _mm_loadu_si128((const __m128i *)(p + 48));
+        __m128i any = _mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3));
+        if (_mm_movemask_epi8(any) == 0) {
+            /* All ASCII: valid unless a sequence from the block before is cut short. */
+            if (i > 0 && ends_unfinished(p))
+                break;
+        } else {
+            __m128i e = _mm_or_si128(utf8_errors_ssse3(v0, prev), utf8_errors_ssse3(v1, v0));
+            e = _mm_or_si128(e, utf8_errors_ssse3(v2, v1));
+            e = _mm_or_si128(e, utf8_errors_ssse3(v3, v2));
+            if (_mm_movemask_epi8(_mm_cmpeq_epi8(e, _mm_setzero_si128())) != 0xffff)
+                break;
+        }
+        prev = v3;
+    }
+    return i;
+}
+
+TARGET("avx2")
+static __m256i utf8_errors_avx2(__m256i cur, __m256i prev)
+{
+    /* The same table in both 128-bit lanes: vpshufb looks up within each lane. */
+    const __m256i t_prev_high =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_prev_high));
+    const __m256i t_prev_low =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_prev_low));
+    const __m256i t_cur_high =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_cur_high));
+    const __m256i nibble = _mm256_set1_epi8(0x0f);
+    /* [high half of prev, low half of cur]: alignr works within 128-bit lanes, so this is the
+     * lane that supplies the bytes before each lane of cur. */
+    __m256i before = _mm256_permute2x128_si256(prev, cur, 0x21);
+    __m256i prev1 = _mm256_alignr_epi8(cur, before, 15);
+    __m256i prev2 = _mm256_alignr_epi8(cur, before, 14);
+    __m256i prev3 = _mm256_alignr_epi8(cur, before, 13);
+    __m256i a =
+        _mm256_shuffle_epi8(t_prev_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble));
+    __m256i b = _mm256_shuffle_epi8(t_prev_low, _mm256_and_si256(prev1, nibble));
+    __m256i c =
+        _mm256_shuffle_epi8(t_cur_high, _mm256_and_si256(_mm256_srli_epi16(cur, 4), nibble));
+    __m256i special = _mm256_and_si256(_mm256_and_si256(a, b), c);
+    __m256i third = _mm256_subs_epu8(prev2, _mm256_set1_epi8((char)(0xE0 - 0x80)));
+    __m256i fourth = _mm256_subs_epu8(prev3, _mm256_set1_epi8((char)(0xF0 - 0x80)));
+    __m256i must =
+        _mm256_and_si256(_mm256_or_si256(third, fourth), _mm256_set1_epi8((char)0x80));
+    return _mm256_xor_si256(must, special);
+}
+
+TARGET("avx2")
+static size_t utf8_blocks_avx2(const uint8_t *data, size_t len)
+{
+    __m256i prev = _mm256_setzero_si256();
+    size_t i = 0;
+
+    for (; i + 64 <= len; i += 64) {
+        const uint8_t *p = data + i;
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)p);
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + 32));
+        if (_mm256_movemask_epi8(_mm256_or_si256(v0, v1)) == 0) {
+            if (i > 0 && ends_unfinished(p))
+                break;
+        } else {
+            __m256i e = _mm256_or_si256(utf8_errors_avx2(v0, prev), utf8_errors_avx2(v1, v0));
+            if (!_mm256_testz_si256(e, e))
+                break;
+        }
+        prev = v1;
+    }
+    return i;
+}
+#endif /* WSFAST_HAVE_X86 */
+
+#ifdef WSFAST_HAVE_NEON
+static uint8x16_t utf8_errors_neon(uint8x16_t cur, uint8x16_t prev)
+{
+    uint8x16_t prev1 = vextq_u8(prev, cur, 15);
+    uint8x16_t prev2 = vextq_u8(prev, cur, 14);
+    uint8x16_t prev3 = vextq_u8(prev, cur, 13);
+    uint8x16_t a = vqtbl1q_u8(vld1q_u8(u8_prev_high), vshrq_n_u8(prev1, 4));
+    uint8x16_t b = vqtbl1q_u8(vld1q_u8(u8_prev_low), vandq_u8(prev1, vdupq_n_u8(0x0f)));
+    uint8x16_t c = vqtbl1q_u8(vld1q_u8(u8_cur_high), vshrq_n_u8(cur, 4));
+    uint8x16_t special = vandq_u8(vandq_u8(a, b), c);
+    uint8x16_t third = vqsubq_u8(prev2, vdupq_n_u8(0xE0 - 0x80));
+    uint8x16_t fourth = vqsubq_u8(prev3, vdupq_n_u8(0xF0 - 0x80));
+    uint8x16_t must = vandq_u8(vorrq_u8(third, fourth), vdupq_n_u8(0x80));
+    return veorq_u8(must, special);
+}
+
+static size_t utf8_blocks_neon(const uint8_t *data, size_t len)
+{
+    uint8x16_t prev = vdupq_n_u8(0);
+    size_t i = 0;
+
+    for (; i + 64 <= len; i += 64) {
+        const uint8_t *p = data + i;
+        uint8x16_t v0 = vld1q_u8(p);
+        uint8x16_t v1 = vld1q_u8(p + 16);
+        uint8x16_t v2 = vld1q_u8(p + 32);
+        uint8x16_t v3 = vld1q_u8(p + 48);
+        uint8x16_t any = vorrq_u8(vorrq_u8(v0, v1), vorrq_u8(v2, v3));
+        if (vmaxvq_u8(any) < 0x80) {
+            if (i > 0 && ends_unfinished(p))
+                break;
+        } else {
+            uint8x16_t e = vorrq_u8(utf8_errors_neon(v0, prev), utf8_errors_neon(v1, v0));
+            e = vorrq_u8(e, utf8_errors_neon(v2, v1));
+            e = vorrq_u8(e, utf8_errors_neon(v3, v2));
+            if (vmaxvq_u8(e) != 0)
+                break;
+        }
+        prev = v3;
+    }
+    return i;
+}
+#endif /* WSFAST_HAVE_NEON */
+
+/* A vector kernel between two runs of the scalar DFA: the DFA finishes a sequence left open by
+ * the previous call, the blocks cover what they can from the boundary it reaches, and the DFA
+ * takes over from the start of the last (possibly unfinished) sequence they covered, so it
+ * handles the tail, the end state and, when a block had an error, the exact position. */
+static size_t utf8_vector(uint32_t *state, const uint8_t *data, size_t len, utf8_blocks_fn blocks)
+{
+    size_t i = 0, covered;
+
+    while (*state != WSFAST_UTF8_ACCEPT && i < len) {
+        *state = utf8_next[*state][utf8_class[data[i]]];
+        if (*state == WSFAST_UTF8_REJECT)
+            return i;
+        i++;
+    }
+    if (len - i >= 64) {
+        covered = blocks(data + i, len - i);
+        if (covered > 0) {
+            i += covered;
+            /* A valid run from a boundary ends in at most one unfinished sequence. */
+            if (data[i - 1] >= 0xC0)
+                i -= 1;
+            else if (data[i - 2] >= 0xE0)
+                i -= 2;
+            else if (data[i - 3] >= 0xF0)
+                i -= 3;
+        }
+    }
+    return i + utf8_scalar(state, data + i, len - i);
+}
+
+#endif /* vector UTF-8 */
+
+#ifdef WSFAST_HAVE_X86
+static size_t utf8_ssse3(uint32_t *state, const uint8_t *data, size_t len)
+{
+    return utf8_vector(state, data, len, utf8_blocks_ssse3);
+}
+
+static size_t utf8_avx2(uint32_t *state, const uint8_t *data, size_t len)
+{
+    return utf8_vector(state, data, len, utf8_blocks_avx2);
+}
+#endif
+
+#ifdef WSFAST_HAVE_NEON
+static size_t utf8_neon(uint32_t *state, const uint8_t *data, size_t len)
+{
+    return utf8_vector(state, data, len, utf8_blocks_neon);
+}
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Run-time dispatch                                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef void (*mask_fn)(const uint8_t *src, uint8_t *dst, size_t len, uint32_t key);
+typedef size_t (*utf8_fn)(uint32_t *state, const uint8_t *data, size_t len);
+
+/* The one mutable global: the kernels in use, written by wsfast_use_kernel (at import, before
+ * any other call, and by tests) and only read afterwards. */
+static struct {
+    int kernel;
+    mask_fn mask;
+    utf8_fn utf8;
+    const char *mask_name;
+    const char *utf8_name;
+} K = {WSFAST_KERNEL_SCALAR, mask_scalar, utf8_scalar, "scalar", "scalar"};
+
+#ifdef WSFAST_HAVE_X86
+#define CPU_SSE2 1
+#define CPU_SSSE3 2
+#define CPU_AVX2 4
+
+static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    int regs[4];
+    __cpuidex(regs, (int)leaf, (int)sub);
+    r[0] = (uint32_t)regs[0]; r[1] = (uint32_t)regs[1];
+    r[2] = (uint32_t)regs[2]; r[3] = (uint32_t)regs[3];
+#else
+    r[0] = r[1] = r[2] = r[3] = 0;
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+#endif
+}
+
+/* XCR0: which register states the operating system saves on a context switch. */
+static uint64_t xcr0(void)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return _xgetbv(0);
+#else
+    uint32_t lo, hi;
+    /* The instruction's bytes, so that no -mxsave is needed. */
+    __asm__ __volatile__(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+#endif
+}
+
+static int cpu_features(void)
+{
+    uint32_t r[4];
+    int found = 0;
+
+    cpuid(0, 0, r);
+    if (r[0] < 1)
+        return 0;
+    {
+        uint32_t max_leaf = r[0];
+        cpuid(1, 0, r);
+        if (r[3] & (1u << 26))
+            found |= CPU_SSE2;
+        if (r[2] & (1u << 9))
+            found |= CPU_SSSE3;
+        /* AVX2 needs the CPU (leaf 7 EBX bit 5, leaf 1 AVX bit 28) and the OS: OSXSAVE (leaf 1
+         * ECX bit 27) and XCR0 saving both SSE and AVX state (bits 1 and 2). */
+        if ((r[2] & (1u << 27)) && (r[2] & (1u << 28)) && (xcr0() & 6) == 6 && max_leaf >= 7) {
+            cpuid(7, 0, r);
+            if (r[1] & (1u << 5))
+                found |= CPU_AVX2;
+        }
+    }
+    return found;
+}
+#endif /* WSFAST_HAVE_X86 */
+
+int wsfast_kernels_available(void)
+{
+    int available = 1 << WSFAST_KERNEL_SCALAR;
+#ifdef WSFAST_HAVE_X86
+    int cpu = cpu_features();
+    if (cpu & CPU_SSE2)
+        available |= 1 << WSFAST_KERNEL_SSE2;
+    if ((cpu & CPU_AVX2) && (cpu & CPU_SSSE3))
+        available |= 1 << WSFAST_KERNEL_AVX2;
+#endif
+#ifdef WSFAST_HAVE_NEON
+    available |= 1 << WSFAST_KERNEL_NEON;
+#endif
+    return available;
+}
+
+int wsfast_use_kernel(int kernel)
+{
+    int available = wsfast_kernels_available();
+
+    if (kernel == WSFAST_KERNEL_BEST) {
+        for (kernel = WSFAST_KERNEL_NEON; kernel > WSFAST_KERNEL_SCALAR; kernel--)
+            if (available & (1 << kernel))
+                break;
+    }
+    if (kernel < 0 || kernel > WSFAST_KERNEL_NEON || !(available & (1 << kernel)))
+        return -1;
+    K.kernel = kernel;
+    K.mask = mask_scalar;
+    K.utf8 = utf8_scalar;
+    K.mask_name = K.utf8_name = "scalar";
+#ifdef WSFAST_HAVE_X86
+    if (kernel == WSFAST_KERNEL_SSE2) {
+        K.mask = mask_sse2;
+        K.mask_name = "sse2";
+        /* SSE2 names the baseline level; its UTF-8 kernel needs SSSE3's byte shuffle. */
+        if (cpu_features() & CPU_SSSE3) {
+            K.utf8 = utf8_ssse3;
+            K.utf8_name = "ssse3";
+        }
+    } else if (kernel == WSFAST_KERNEL_AVX2) {
+        K.mask = mask_avx2;
+        K.utf8 = utf8_avx2;
+        K.mask_name = K.utf8_name = "avx2";
+    }
+#endif
+#ifdef WSFAST_HAVE_NEON
+    if (kernel == WSFAST_KERNEL_NEON) {
+        K.mask = mask_neon;
+        K.utf8 = utf8_neon;
+        K.mask_name = K.utf8_name = "neon";
+    }
+#endif
+    return kernel;
+}
+
+const char *wsfast_kernel_name(int operation)
+{
+    return operation == 0 ? K.mask_name : K.utf8_name;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Public masking and UTF-8 entry points                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+void wsfast_mask(const uint8_t *src, uint8_t *dst, size_t len, const uint8_t *mask, size_t phase)
+{
+    K.mask(src, dst, len, rotated_key(mask, phase & 3));
+}
+
 int wsfast_utf8_feed(uint32_t *state, const uint8_t *data, size_t len, size_t *error_index)
 {
     size_t at;
@@ -138,7 +683,7 @@ int wsfast_utf8_feed(uint32_t *state, const uint8_t *data, size_t len, size_t *e
         *error_index = 0;
         return -1;
     }
-    at = utf8_scalar(state, data, len);
+    at = K.utf8(state, data, len);
     if (at < len) {
         *error_index = at;
         return -1;
@@ -345,9 +890,9 @@ static int advance_payload(wsfast_decoder *d)
     if (n == 0)
         return 0;
     if ((d->flags & WSFAST_CLIENT) == 0)
-        mask_scalar(p, p, (size_t)n, d->frame_mask, (size_t)(d->frame_done & 3));
+        K.mask(p, p, (size_t)n, rotated_key(d->frame_mask, (size_t)(d->frame_done & 3)));
     if ((d->frame_kind & (WSFAST_R_TEXT | WSFAST_R_RSV1)) == WSFAST_R_TEXT) {
-        size_t at = utf8_scalar(&d->utf8_state, p, (size_t)n);
+        size_t at = K.utf8(&d->utf8_state, p, (size_t)n);
         if (at < n)
             return fail(d, WSFAST_E_INVALID_UTF8, 0, d->utf8_offset + at);
         d->utf8_offset += n;
@@ -378,7 +923,7 @@ static int finish_frame(wsfast_decoder *d, wsfast_record *r)
             size_t at;
             if (!close_code_valid(code))
                 return fail(d, WSFAST_E_CLOSE_CODE, code, 0);
-            at = utf8_scalar(&state, payload + 2, (size_t)d->frame_length - 2);
+            at = K.utf8(&state, payload + 2, (size_t)d->frame_length - 2);
             if (at < d->frame_length - 2)
                 return fail(d, WSFAST_E_CLOSE_UTF8, 0, at);
             if (state != WSFAST_UTF8_ACCEPT)

@@ -54,6 +54,13 @@
 
 #define WSFAST_MAX_RECORDS 256
 
+/* Kernels (instruction sets) for masking and UTF-8 validation, chosen at run time. */
+#define WSFAST_KERNEL_BEST -1    /* wsfast_use_kernel: the best one this CPU runs */
+#define WSFAST_KERNEL_SCALAR 0
+#define WSFAST_KERNEL_SSE2 1     /* x86 baseline; UTF-8 with SSSE3 where the CPU has it */
+#define WSFAST_KERNEL_AVX2 2     /* x86, checked with cpuid and the OS's XCR0 */
+#define WSFAST_KERNEL_NEON 3     /* arm64 */
+
 /* UTF-8 validator state: wsfast_utf8_feed's DFA state (0 = on a code point boundary). */
 #define WSFAST_UTF8_ACCEPT 0
 #define WSFAST_UTF8_REJECT 8
@@ -120,6 +127,18 @@ typedef struct {
 /* XOR src[0:len] with the 4-byte mask starting at key phase `phase` (0..3) into dst.
  * dst == src is allowed (in place); other overlap is not.  Twin: _pure.mask. */
 void wsfast_mask(const uint8_t *src, uint8_t *dst, size_t len, const uint8_t *mask, size_t phase);
+
+/* Bit k set: kernel k (WSFAST_KERNEL_*) can run on this CPU and was compiled in. */
+int wsfast_kernels_available(void);
+
+/* Use kernel k (or the best, WSFAST_KERNEL_BEST) for every later call; returns the kernel, or
+ * -1 (nothing changed) when it is not available.  Called once at import, before anything else;
+ * it is the library's only global state, so switching while another thread decodes is not
+ * supported.  Until it is called the scalar kernel is used. */
+int wsfast_use_kernel(int kernel);
+
+/* The name of the kernel in use for masking (operation 0) or UTF-8 validation (1). */
+const char *wsfast_kernel_name(int operation);
 
 /* Advance the UTF-8 DFA in *state over data[0:len].  Returns 0, or -1 with *error_index the
  * index in data of the first byte after which the bytes fed can no longer be valid UTF-8

@@ -19,7 +19,8 @@ from .handshake import __all__ as _handshake_all
 BACKEND: str
 HAS_C: bool
 BACKEND, _impl, HAS_C = _backend.choose()
-KERNELS: dict = dict(getattr(_impl, "KERNELS", {}))
+# CPU kernels per operation, e.g. {"mask": "avx2", "utf8": "avx2"}; empty on the Python backend.
+KERNELS: dict[str, str] = getattr(_impl, "KERNELS", {})
 
 if TYPE_CHECKING:
     from .decoder import Decoder as Decoder
@@ -51,6 +52,9 @@ else:
     Decoder = _api.Decoder
     Encoder = _api.Encoder
 
+# after the API above: the integrations build their replacements from it
+from .integrations import patch, unpatch  # noqa: E402
+
 __all__ = [
     "BACKEND",
     "HAS_C",
@@ -77,5 +81,7 @@ __all__ = [
     "InvalidUTF8",
     "PayloadTooBig",
     "HandshakeError",
+    "patch",
+    "unpatch",
     *_handshake_all,
 ]

@@ -6,6 +6,7 @@ ImportError when the extension was not built; wsfast/_backend.py decides what th
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 from typing import Any
@@ -26,6 +27,50 @@ if _built != __version__:
         f"stale compiled module {_path}: built for wsfast {_built}, not {__version__}; "
         "delete it and reinstall or rebuild wsfast"
     )
+
+# The CPU kernels: the best this CPU runs, chosen once here, or the one WSFAST_FORCE_KERNEL
+# names (for tests and comparisons; an unknown or unsupported name is an error, never ignored).
+KERNEL_IDS = {
+    "scalar": lib.WSFAST_KERNEL_SCALAR,
+    "sse2": lib.WSFAST_KERNEL_SSE2,
+    "avx2": lib.WSFAST_KERNEL_AVX2,
+    "neon": lib.WSFAST_KERNEL_NEON,
+}
+# What runs each operation, e.g. {"mask": "avx2", "utf8": "avx2"}; wsfast.KERNELS is this dict.
+KERNELS: dict[str, str] = {}
+
+
+def available_kernels() -> list[str]:
+    """The kernels this CPU can run, slowest first."""
+    bits = lib.wsfast_kernels_available()
+    return [name for name, k in KERNEL_IDS.items() if bits & (1 << k)]
+
+
+def use_kernel(name: str | None = None) -> dict[str, str]:
+    """Switch every C function to kernel ``name`` (None: the best available).  Process-wide:
+    not to be called while another thread is inside wsfast."""
+    if name is None:
+        kernel = lib.WSFAST_KERNEL_BEST
+    elif name in KERNEL_IDS:
+        kernel = KERNEL_IDS[name]
+    else:
+        raise ValueError(f"unknown kernel {name!r}: choose from {', '.join(KERNEL_IDS)}")
+    if lib.wsfast_use_kernel(kernel) < 0:
+        raise ValueError(
+            f"kernel {name!r} is not available on this CPU "
+            f"(available: {', '.join(available_kernels())})"
+        )
+    KERNELS.update(
+        mask=ffi.string(lib.wsfast_kernel_name(0)).decode("ascii"),
+        utf8=ffi.string(lib.wsfast_kernel_name(1)).decode("ascii"),
+    )
+    return KERNELS
+
+
+try:
+    use_kernel(os.environ.get("WSFAST_FORCE_KERNEL") or None)
+except ValueError as e:
+    raise RuntimeError(f"WSFAST_FORCE_KERNEL: {e}") from None
 
 # Below this size a cffi call costs more than the work: the pure twin does it.
 SMALL = 0
