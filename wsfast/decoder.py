@@ -114,14 +114,15 @@ class Decoder:
         )
         self._parts: list[bytes] = []
         self._is_text = False
-        self._error: ProtocolError | None = None
+        # the message and close code of the violation that stopped the decoder (not the
+        # exception: its traceback holds the frame of ``feed``, and so this decoder, in a cycle)
+        self._error: tuple[str, int] | None = None
 
     def feed(self, data: Buffer) -> list[Event]:
         """Decode ``data`` (the next bytes received) into the events it completes."""
         if self._error is not None:
-            raise ProtocolError(
-                f"decoder stopped by an earlier error: {self._error}", self._error.code
-            )
+            message, code = self._error
+            raise ProtocolError(f"decoder stopped by an earlier error: {message}", code)
         batches = self._scanner.feed(data if type(data) is bytes else readable(data))
         events: list[Event] = []
         append = events.append
@@ -129,15 +130,18 @@ class Decoder:
             self._events(records, blob, base, append)
         error = self._scanner.error
         if error is not None:
-            status, value, position = error
-            exc = C.error(
-                status, value, position, self.max_frame_size or 0, self.max_message_size or 0
-            )
-            exc.events = events  # type: ignore[attr-defined]
-            self._error = exc
-            self._parts = []
-            raise exc
+            # No local of this frame refers to the exception: the traceback refers to the frame,
+            # and a cycle through it would keep the decoder's buffers alive until a collection.
+            raise self._stop(error, events)
         return events
+
+    def _stop(self, error: tuple[int, int, int], events: list[Event]) -> ProtocolError:
+        status, value, position = error
+        exc = C.error(status, value, position, self.max_frame_size or 0, self.max_message_size or 0)
+        exc.events = events  # type: ignore[attr-defined]
+        self._error = (str(exc), exc.code)
+        self._parts = []
+        return exc
 
     def _events(self, records: Any, blob: bytes, base: int, append: Any) -> None:
         for offset, length, kind, code in records:
