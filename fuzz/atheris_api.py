@@ -5,7 +5,7 @@
 
 Input: byte 0 configures (bit 0 client, bit 1 strict, bits 2-3 max_frame_size, bits 4-5
 max_message_size, bits 6-7 the chunking), the rest is the byte stream received.  For every
-input, on the C backend:
+input, on the C backend (under kernels chosen from the input: scalar, SSE2, AVX2 or NEON):
   - Decoder fed in chunks and fed whole give the same events and, on a violation, the same
     exception type, message, close code, UTF-8 position and events before it (``exc.events``);
     nothing but a ``ProtocolError`` may come out, and a failed decoder refuses further bytes;
@@ -35,7 +35,9 @@ with atheris.instrument_imports(include=["wsfast"], exclude=[] if DIFF else ["ws
     from wsfast import Close, Message, Ping, Pong, _backend, _pure
     from wsfast.errors import ProtocolError
 
-C = _backend.bind(_backend.load_c())
+CBACKEND = _backend.load_c()
+C = _backend.bind(CBACKEND)
+KERNELS = CBACKEND.available_kernels()  # every kernel this CPU runs, each fuzzed in turn
 PY = _backend.bind(_pure)
 FRAME_LIMITS = (None, 0, 125, 1000)
 MESSAGE_LIMITS = (16 * 2**20, 0, 200, 70000)
@@ -121,7 +123,11 @@ def TestOneInput(data: bytes) -> None:
         "max_frame_size": FRAME_LIMITS[(config >> 2) & 3],
         "max_message_size": MESSAGE_LIMITS[(config >> 4) & 3],
     }
+    # the chunked run and the whole run under two kernels picked by the input's length: every
+    # SIMD kernel is held to the others (and to the pure twin with WSFAST_FUZZ_DIFF=1)
+    CBACKEND.use_kernel(KERNELS[len(stream) % len(KERNELS)])
     chunked = decode(C, stream, cuts, options)
+    CBACKEND.use_kernel(KERNELS[(len(stream) // 3) % len(KERNELS)])
     whole = decode(C, stream, [], options)
     assert chunked == whole, (chunked, whole)
     for event in whole[0]:

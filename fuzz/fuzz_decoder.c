@@ -9,7 +9,7 @@
  *     starts small and grows on WSFAST_NEED_ROOM the way wsfast/_cbackend.py grows it (a new
  *     allocation, wsfast_move_buffer, the old one freed), and shrinks again when idle.
  * Both must give the same records (kind, close code, payload bytes) and the same error
- * (status, value, position).  Every record, every error and the decoder state are checked
+ * (status, value, position), each run under a masking/UTF-8 kernel picked by byte 1.  Every record, every error and the decoder state are checked
  * against invariants from RFC 6455 after every call.
  */
 #include "../csrc/wsfast.c"
@@ -330,6 +330,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     config_t c;
     result_t whole, chunked;
     uint8_t flags, seed;
+    int kernels[8], nkernels;
 
     if (size < 2)
         return 0;
@@ -341,9 +342,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.max_message = message_limits[(flags >> 5) & 3];
     c.initial_capacity = capacities[(seed >> 2) & 3];
 
+    /* Each run under a kernel chosen by the input (bits 4-7 of byte 1), so the comparison
+     * below also holds every SIMD kernel to every other and to the scalar one. */
+    nkernels = ref_kernels(kernels);
     memset(&whole, 0, sizeof whole);
     memset(&chunked, 0, sizeof chunked);
+    ref_use_kernel(kernels[((seed >> 4) & 3) % nkernels]);
     run_whole(&c, data + 2, size - 2, &whole);
+    ref_use_kernel(kernels[(seed >> 6) % nkernels]);
     run_chunked(&c, data + 2, size - 2, seed, &chunked);
 
     /* Any chunking, the same records and the same error (5.4: the result never depends on how

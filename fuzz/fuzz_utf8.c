@@ -7,27 +7,22 @@
  *     boundary exactly when the reference says complete, and on rejection the index of the
  *     first byte after which the input can no longer be valid (the fail-fast position);
  *   - fed in pieces of random sizes (each its own allocation), carrying the state: the same
- *     verdict at the same absolute position, and a rejected state stays rejected.
+ *     verdict at the same absolute position, and a rejected state stays rejected;
+ * under every kernel the CPU runs (scalar DFA, SSSE3, AVX2 or NEON blocks).
  */
 #include "../csrc/wsfast.c"
 #include "reference.h"
 
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void check_kernel(const uint8_t *data, size_t size, uint32_t rng, size_t want,
+                         int complete)
 {
-    uint32_t state = WSFAST_UTF8_ACCEPT, rng;
-    size_t index = 12345, want, pos = 0;
-    int complete = 0, rc, failed = 0;
+    uint32_t state = WSFAST_UTF8_ACCEPT;
+    size_t index = 12345, pos = 0;
+    int rc, failed = 0;
     uint8_t *copy;
 
-    if (size < 1)
-        return 0;
-    rng = 0x9E3779B9u ^ data[0];
-    data++;
-    size--;
-
-    want = ref_utf8(data, size, &complete);
     copy = malloc(size ? size : 1);
     CHECK(copy != NULL);
     memcpy(copy, data, size);
@@ -45,7 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     state = WSFAST_UTF8_ACCEPT;
     while (pos < size || pos == 0) {
-        size_t len = ref_rand(&rng) % 40;
+        /* short pieces (the DFA at both edges) and long ones (the vector blocks in between,
+         * which start at 64 bytes), each at a state left inside a sequence or not */
+        size_t len = ref_rand(&rng) % ((ref_rand(&rng) & 1) ? 40 : 300);
         if (len > size - pos)
             len = size - pos;
         copy = malloc(len ? len : 1);
@@ -72,5 +69,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(failed == (want < size));
     if (!failed)
         CHECK((state == WSFAST_UTF8_ACCEPT) == complete);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint32_t rng;
+    size_t want;
+    int complete = 0, kernels[8], count, k;
+
+    if (size < 1)
+        return 0;
+    rng = 0x9E3779B9u ^ data[0];
+    data++;
+    size--;
+
+    want = ref_utf8(data, size, &complete);
+    count = ref_kernels(kernels);
+    for (k = 0; k < count; k++) {
+        ref_use_kernel(kernels[k]);
+        check_kernel(data, size, rng, want, complete);
+    }
     return 0;
 }

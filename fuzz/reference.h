@@ -21,6 +21,24 @@
         }                                                                              \
     } while (0)
 
+/* The kernels this CPU runs (WSFAST_KERNEL_*), best last; returns how many.  The harnesses run
+ * their checks under each one, or pick one from the input, through wsfast_use_kernel: the same
+ * switch the Python tests use, so every SIMD kernel is fuzzed, not only the one the dispatcher
+ * would choose. */
+static inline int ref_kernels(int out[8])
+{
+    int available = wsfast_kernels_available(), k, n = 0;
+    for (k = WSFAST_KERNEL_SCALAR; k <= WSFAST_KERNEL_NEON; k++)
+        if (available & (1 << k))
+            out[n++] = k;
+    return n;
+}
+
+static inline void ref_use_kernel(int kernel)
+{
+    CHECK(wsfast_use_kernel(kernel) == kernel);
+}
+
 /* Unicode Table 3-7: the allowed range of the second byte after each lead, and how many
  * continuation bytes the lead announces.  Returns 0 for a byte that cannot lead. */
 static inline int ref_lead(uint8_t b, uint8_t *lo, uint8_t *hi)
