@@ -1,11 +1,13 @@
 """Drop-in acceleration for the WebSocket libraries people already run.
 
 ``wsfast.patch()`` rebinds, inside each installed library, the names through which it looks up
-its masker and UTF-8 validator (and, for wsproto, its frame parser) to wsfast-backed versions
-with the same signatures, results and errors.  ``wsfast.unpatch()`` puts every original back.
+its masker and UTF-8 validator (and, for wsproto and websockets, its frame parser) to
+wsfast-backed versions with the same signatures, results and errors.  ``wsfast.unpatch()`` puts
+every original back.
 
 Only module and class attributes are rebound: objects a library created before the patch
-(a connection, a frame decoder) keep the implementation they were built with.
+(a connection, a frame decoder) keep the implementation they were built with.  The
+replacements call the backend wsfast runs on (``wsfast.BACKEND``) at the time of the patch.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from __future__ import annotations
 import importlib.util
 import struct
 from typing import Any, Callable
-
-from . import apply_mask, apply_mask_inplace
 
 __all__ = [
     "patch",
@@ -38,12 +38,18 @@ class UnsupportedVersion(ImportError):
 
 # (owner, attribute, original, replacement) for every name a patch rebound, per library.
 _Binding = tuple[Any, str, Any, Any]
-_patched: dict[str, list[_Binding]] = {}
+# library -> (the wsfast API its replacements call, its bindings)
+_patched: dict[str, tuple[Any, list[_Binding]]] = {}
+
+
+def _current(owner: Any, name: str) -> Any:
+    # a class attribute as stored (a classmethod object, not the bound method it gives)
+    return owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
 
 
 def _rebind(bindings: list[_Binding], owner: Any, name: str, value: Any, library: str) -> None:
     try:
-        original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        original = _current(owner, name)
     except (KeyError, AttributeError):
         where = getattr(owner, "__qualname__", None) or getattr(owner, "__name__", repr(owner))
         raise UnsupportedVersion(
@@ -62,8 +68,15 @@ def _version(library: str) -> str:
         return "(unknown version)"
 
 
+def _default_api() -> Any:
+    """The public functions of the backend wsfast runs on."""
+    from . import _api  # type: ignore[attr-defined]
+
+    return _api
+
+
 # ---------------------------------------------------------------------------------------------
-# Maskers and validators with the interfaces the peers (and wsaccel) define.
+# Maskers and validators with the interfaces the peers (and wsaccel) define, over one backend.
 
 
 class KeyedMasker:
@@ -71,6 +84,7 @@ class KeyedMasker:
     ``process(data) -> bytes``, ``pointer()`` (bytes processed so far), ``reset()``."""
 
     __slots__ = ("_mask", "_ptr")
+    _apply_mask: Callable[..., bytes]
 
     def __init__(self, mask: bytes | bytearray | memoryview, length: int | None = None) -> None:
         mask = bytes(mask)
@@ -86,7 +100,7 @@ class KeyedMasker:
         self._ptr = 0
 
     def process(self, data: Any) -> bytes:
-        out = apply_mask(data, self._mask, self._ptr & 3)
+        out = self._apply_mask(data, self._mask, self._ptr & 3)
         self._ptr += len(out)
         return out
 
@@ -110,11 +124,6 @@ class NullMasker:
         return data
 
 
-def create_keyed_masker(mask: Any, length: int | None = None) -> KeyedMasker:
-    """autobahn's ``create_xor_masker(mask, length=None)``: one masker serves every length."""
-    return KeyedMasker(mask)
-
-
 class QuadUtf8Validator:
     """Incremental UTF-8 validation with the quad API of autobahn, ws4py and wsaccel.
 
@@ -127,11 +136,10 @@ class QuadUtf8Validator:
     """
 
     __slots__ = ("_validator", "_index", "_rejected")
+    _Validator: Callable[[], Any]
 
     def __init__(self) -> None:
-        from . import Utf8Validator
-
-        self._validator = Utf8Validator()
+        self._validator = self._Validator()
         self._index = 0
         self._rejected = False
 
@@ -158,11 +166,27 @@ class QuadUtf8Validator:
         return True, self._validator.complete, n, self._index
 
 
+def quad_classes(api: Any) -> tuple[type[KeyedMasker], type[NullMasker], type[QuadUtf8Validator]]:
+    """KeyedMasker, NullMasker and QuadUtf8Validator calling ``api`` (a bound backend)."""
+    masker = type(
+        "KeyedMasker",
+        (KeyedMasker,),
+        {"__slots__": (), "_apply_mask": staticmethod(api.apply_mask), "__module__": __name__},
+    )
+    validator = type(
+        "QuadUtf8Validator",
+        (QuadUtf8Validator,),
+        {"__slots__": (), "_Validator": api.Utf8Validator, "__module__": __name__},
+    )
+    masker.__doc__, validator.__doc__ = KeyedMasker.__doc__, QuadUtf8Validator.__doc__
+    return masker, NullMasker, validator
+
+
 # ---------------------------------------------------------------------------------------------
 # One function per library: rebind its lookup names, return the bindings to restore.
 
 
-def _wsproto_classes(fp: Any) -> tuple[type, type, type]:
+def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
     """wsproto's XorMaskerSimple, FrameDecoder and MessageDecoder over wsfast.
 
     The decoders subclass the originals taken from ``fp`` and keep their attributes, so code
@@ -182,6 +206,7 @@ def _wsproto_classes(fp: Any) -> tuple[type, type, type]:
     no_rsv = fp.RsvBits(False, False, False)
     text = Opcode.TEXT
     unpack_q = struct.Struct("!Q").unpack_from
+    apply_mask, apply_mask_inplace = api.apply_mask, api.apply_mask_inplace
 
     class XorMaskerSimple:
         """wsproto's masker: ``process(data) -> bytearray``, key phase kept across calls."""
@@ -397,68 +422,176 @@ def _wsproto_classes(fp: Any) -> tuple[type, type, type]:
     return XorMaskerSimple, FrameDecoder, MessageDecoder
 
 
-def _patch_wsproto(b: list[_Binding]) -> None:
+def _patch_wsproto(b: list[_Binding], api: Any) -> None:
     from wsproto import frame_protocol as fp
 
-    masker, frame_decoder, message_decoder = _wsproto_classes(fp)
+    masker, frame_decoder, message_decoder = _wsproto_classes(fp, api)
     _rebind(b, fp, "XorMaskerSimple", masker, "wsproto")
     _rebind(b, fp, "FrameDecoder", frame_decoder, "wsproto")
     _rebind(b, fp, "MessageDecoder", message_decoder, "wsproto")
 
 
-def _websockets_mask(data: Any, mask: Any) -> bytes:
-    return apply_mask(data, mask)
+def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
+    """websockets' ``Frame.parse`` reading straight from its ``StreamReader``.
+
+    The original reads a frame with four ``read_exact`` sub-generators, each slicing and
+    deleting the front of the reader's buffer, then masks a copy of the payload.  This one
+    looks at the buffered bytes once: when the header is complete and acceptable, it consumes
+    it, waits for the payload exactly where ``read_exact(length)`` would (same buffer contents
+    at every pause, same ``EOFError``), and unmasks the payload from the buffer in one pass.
+    Anything else (a header still arriving, an invalid opcode or masking, a payload over
+    ``max_size``, another reader) goes to the original, untouched buffer and all, so every
+    error is websockets' own.  Frames are built, passed through extensions and checked by the
+    same code as in the original.
+    """
+    parse0 = frames.Frame.__dict__["parse"].__func__
+    read_exact0 = streams.StreamReader.read_exact
+    opcodes = {int(op): op for op in frames.Opcode}
+    unpack_q = struct.Struct("!Q").unpack_from
+    apply_mask = api.apply_mask
+
+    def parse(
+        cls: Any,
+        read_exact: Any,
+        *,
+        mask: bool,
+        max_size: int | None = None,
+        extensions: Any = None,
+    ) -> Any:
+        reader = getattr(read_exact, "__self__", None)
+        buf = getattr(reader, "buffer", None)
+        if getattr(read_exact, "__func__", None) is read_exact0 and type(buf) is bytearray:
+            n = len(buf)
+            if n >= 2:
+                head1, head2 = buf[0], buf[1]
+                opcode = opcodes.get(head1 & 0x0F)
+                length = head2 & 0x7F
+                size = 6 if mask else 2
+                if length == 126:
+                    size += 2
+                    length = (buf[2] << 8) | buf[3] if n >= 4 else -1
+                elif length == 127:
+                    size += 8
+                    length = unpack_q(buf, 2)[0] if n >= 10 else -1
+                if (
+                    opcode is not None
+                    and (head2 >> 7) == mask
+                    and n >= size
+                    and length >= 0
+                    and (max_size is None or length <= max_size)
+                ):
+                    key = bytes(buf[size - 4 : size]) if mask else None
+                    end = size + length
+                    if n < end:
+                        # The payload is still arriving: from here on, what read_exact does.
+                        del buf[:size]
+                        while len(reader.buffer) < length:
+                            if reader.eof:
+                                have = len(reader.buffer)
+                                raise EOFError(
+                                    f"stream ends after {have} bytes, expected {length} bytes"
+                                )
+                            yield
+                        buf = reader.buffer
+                        size, end = 0, length
+                    if key is None:
+                        data: Any = buf[size:end]
+                    else:
+                        with memoryview(buf) as view:
+                            data = apply_mask(view[size:end], key)
+                    del buf[:end]
+                    frame = cls(
+                        opcode,
+                        data,
+                        True if head1 & 0x80 else False,
+                        True if head1 & 0x40 else False,
+                        True if head1 & 0x20 else False,
+                        True if head1 & 0x10 else False,
+                    )
+                    for extension in reversed(extensions or ()):
+                        frame = extension.decode(frame, max_size=max_size)
+                    frame.check()
+                    return frame
+        return (
+            yield from parse0(
+                cls, read_exact, mask=mask, max_size=max_size, extensions=extensions
+            )
+        )
+
+    parse.__doc__ = parse0.__doc__
+    parse.__qualname__ = parse0.__qualname__
+    return classmethod(parse)
 
 
-def _patch_websockets(b: list[_Binding]) -> None:
-    from websockets import frames
+def _patch_websockets(b: list[_Binding], api: Any) -> None:
+    import websockets.utils
+    from websockets import frames, streams
 
-    _rebind(b, frames, "apply_mask", _websockets_mask, "websockets")
-    try:
-        from websockets.legacy import framing
-    except ImportError:  # pragma: no cover - a version without the legacy implementation
-        return
-    _rebind(b, framing, "apply_mask", _websockets_mask, "websockets")
+    _rebind(b, frames.Frame, "parse", _websockets_parse(frames, streams, api), "websockets")
+    # Its compiled apply_mask (websockets.speedups) costs less per call than a cffi call and
+    # masks as fast: only the pure-Python fallback, used where speedups was not built, is
+    # replaced, in the modules that bound it at import.
+    pure_mask = websockets.utils.apply_mask
+
+    def apply_mask(data: Any, mask: Any) -> bytes:
+        return api.apply_mask(data, mask)
+
+    if frames.apply_mask is pure_mask:
+        _rebind(b, frames, "apply_mask", apply_mask, "websockets")
+        try:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                from websockets.legacy import framing
+        except ImportError:  # pragma: no cover - a version without the legacy implementation
+            return
+        if framing.apply_mask is pure_mask:
+            _rebind(b, framing, "apply_mask", apply_mask, "websockets")
 
 
-def _tornado_mask(mask: bytes, data: bytes) -> bytes:
-    return apply_mask(data, mask)
-
-
-def _patch_tornado(b: list[_Binding]) -> None:
+def _patch_tornado(b: list[_Binding], api: Any) -> None:
     from tornado import util, websocket
 
-    _rebind(b, websocket, "_websocket_mask", _tornado_mask, "tornado")
-    _rebind(b, util, "_websocket_mask", _tornado_mask, "tornado")
+    apply_mask = api.apply_mask
+
+    def _websocket_mask(mask: bytes, data: bytes) -> bytes:
+        return apply_mask(data, mask)
+
+    _rebind(b, websocket, "_websocket_mask", _websocket_mask, "tornado")
+    _rebind(b, util, "_websocket_mask", _websocket_mask, "tornado")
 
 
-def _patch_autobahn(b: list[_Binding]) -> None:
+def _patch_autobahn(b: list[_Binding], api: Any) -> None:
     from autobahn.websocket import protocol
 
-    _rebind(b, protocol, "Utf8Validator", QuadUtf8Validator, "autobahn")
-    _rebind(b, protocol, "XorMaskerNull", NullMasker, "autobahn")
-    _rebind(b, protocol, "create_xor_masker", create_keyed_masker, "autobahn")
+    masker, null_masker, validator = quad_classes(api)
+
+    def create_xor_masker(mask: Any, length: int | None = None) -> KeyedMasker:
+        return masker(mask)
+
+    _rebind(b, protocol, "Utf8Validator", validator, "autobahn")
+    _rebind(b, protocol, "XorMaskerNull", null_masker, "autobahn")
+    _rebind(b, protocol, "create_xor_masker", create_xor_masker, "autobahn")
 
 
-def _ws4py_mask(self: Any, data: Any) -> bytearray:
-    out = bytearray(data)
-    apply_mask_inplace(out, self.masking_key)
-    return out
-
-
-def _patch_ws4py(b: list[_Binding]) -> None:
+def _patch_ws4py(b: list[_Binding], api: Any) -> None:
     from ws4py import framing, streaming
 
-    _rebind(b, streaming, "Utf8Validator", QuadUtf8Validator, "ws4py")
-    _rebind(b, framing.Frame, "mask", _ws4py_mask, "ws4py")
-    _rebind(b, framing.Frame, "unmask", _ws4py_mask, "ws4py")
+    apply_mask_inplace = api.apply_mask_inplace
+
+    def mask(self: Any, data: Any) -> bytearray:
+        out = bytearray(data)
+        apply_mask_inplace(out, self.masking_key)
+        return out
+
+    mask.__doc__ = framing.Frame.mask.__doc__
+    _rebind(b, streaming, "Utf8Validator", quad_classes(api)[2], "ws4py")
+    _rebind(b, framing.Frame, "mask", mask, "ws4py")
+    _rebind(b, framing.Frame, "unmask", mask, "ws4py")
 
 
-def _aiohttp_mask(mask: bytes, data: bytearray) -> None:
-    apply_mask_inplace(data, mask)
-
-
-def _patch_aiohttp(b: list[_Binding]) -> None:
+def _patch_aiohttp(b: list[_Binding], api: Any) -> None:
     # The Cython reader (reader_c) took its mask at compile time: only the pure-Python reader
     # and the writer look it up by name.  The Cython mask beats a cffi call on small frames,
     # so where aiohttp already uses it, it stays; only the pure-Python mask is replaced.
@@ -469,12 +602,17 @@ def _patch_aiohttp(b: list[_Binding]) -> None:
         raise UnsupportedVersion(
             f"aiohttp {_version('aiohttp')} has no _websocket._websocket_mask_python to replace"
         )
+    apply_mask_inplace = api.apply_mask_inplace
+
+    def websocket_mask(mask: bytes, data: bytearray) -> None:
+        apply_mask_inplace(data, mask)
+
     for module in (helpers, reader_py, writer):
         if getattr(module, "websocket_mask", None) is python_mask or module is reader_py:
-            _rebind(b, module, "websocket_mask", _aiohttp_mask, "aiohttp")
+            _rebind(b, module, "websocket_mask", websocket_mask, "aiohttp")
 
 
-_PATCHERS: dict[str, Callable[[list[_Binding]], None]] = {
+_PATCHERS: dict[str, Callable[[list[_Binding], Any], None]] = {
     "wsproto": _patch_wsproto,
     "websockets": _patch_websockets,
     "tornado": _patch_tornado,
@@ -502,6 +640,12 @@ def patch(*names: str) -> list[str]:
     version lacks a name wsfast rebinds raises :class:`UnsupportedVersion`.  When a library
     fails, the ones before it in the same call stay patched.
     """
+    return _patch(_default_api(), names)
+
+
+def _patch(api: Any, names: tuple[str, ...]) -> list[str]:
+    """``patch(*names)`` with replacements calling ``api`` (a backend bound by
+    ``wsfast._backend.bind``); the tests use it to patch with each backend in turn."""
     for name in names:
         if name not in _PATCHERS:
             known = ", ".join(LIBRARIES)
@@ -516,11 +660,11 @@ def patch(*names: str) -> list[str]:
                 raise LibraryNotInstalled(f"library {name!r} is not installed", name=name)
             bindings: list[_Binding] = []
             try:
-                _PATCHERS[name](bindings)
+                _PATCHERS[name](bindings, api)
             except BaseException:
                 _restore(bindings)
                 raise
-            _patched[name] = bindings
+            _patched[name] = (api, bindings)
         done.append(name)
     return done
 
@@ -533,7 +677,7 @@ def _restore(bindings: list[_Binding]) -> None:
 def unpatch() -> None:
     """Restore every name any ``patch()`` call rebound, in every library."""
     while _patched:
-        _restore(_patched.popitem()[1])
+        _restore(_patched.popitem()[1][1])
 
 
 def patched() -> list[str]:
@@ -547,8 +691,7 @@ def check_patched(*names: str) -> None:
     for library in names:
         if library not in _patched:
             raise RuntimeError(f"{library} is not patched")
-        for owner, name, _, value in _patched[library]:
-            if (owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)) is not value:
+        for owner, name, _, value in _patched[library][1]:
+            if _current(owner, name) is not value:
                 where = getattr(owner, "__qualname__", None) or owner.__name__
                 raise RuntimeError(f"{library}: {where}.{name} no longer points at wsfast")
-

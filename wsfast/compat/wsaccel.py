@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..integrations import KeyedMasker, NullMasker, QuadUtf8Validator
+from ..integrations import _default_api, quad_classes
+
+_KeyedMasker, _NullMasker, _QuadUtf8Validator = quad_classes(_default_api())
 
 __all__ = ["Utf8Validator", "XorMaskerNull", "XorMaskerSimple", "createXorMasker"]
 
 
-class Utf8Validator(QuadUtf8Validator):
+class Utf8Validator(_QuadUtf8Validator):
     """Incremental UTF-8 validation with wsaccel's ``validate``/``reset``."""
 
     __slots__ = ()
@@ -30,7 +32,7 @@ class Utf8Validator(QuadUtf8Validator):
     UTF8_REJECT = 1
 
 
-class XorMaskerSimple(KeyedMasker):
+class XorMaskerSimple(_KeyedMasker):
     """``process(data) -> bytes`` XORs with the 4-byte mask, continuing the key phase."""
 
     __slots__ = ()
@@ -39,7 +41,7 @@ class XorMaskerSimple(KeyedMasker):
         super().__init__(mask)
 
 
-class XorMaskerNull(NullMasker):
+class XorMaskerNull(_NullMasker):
     """``process(data)`` returns ``data`` itself; ``pointer()`` still counts the bytes."""
 
     __slots__ = ()

@@ -1,0 +1,792 @@
+"""wsfast.patch(): every library it accelerates behaves, patched, exactly as it does unpatched.
+
+Each test runs a library twice over the same traffic, first as installed and then patched
+with the backend under test, and compares everything the library lets its user see: events,
+frames, messages, errors with their messages and close codes, bytes it sends.  The expected
+results are the unpatched library's own; the patch must also have been in place and used
+(the backend's functions are wrapped to count calls).
+
+The sans-I/O libraries (wsproto, websockets, aiohttp's pure-Python reader and writer) are fed
+byte streams cut several ways, so payloads arrive in pieces and maskers must carry the key
+phase across calls.  The others (tornado, autobahn, websockets' asyncio server, ws4py) run as
+echo servers over a socket, talked to by a raw client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import importlib.util
+import random
+import socket
+import struct
+import sys
+import threading
+import types
+from typing import Any, Callable
+
+import pytest
+
+import wsfast
+from wsfast import integrations
+
+from .conftest import NO_C
+
+
+def installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def needs(name: str):
+    """Skip, saying why, when a peer is missing (``pip install -e .[test,peers]`` has them)."""
+    return pytest.mark.skipif(
+        not installed(name), reason=f"{name} is not installed (pip install -e '.[test,peers]')"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Traffic, built here with struct (not with the code under test)
+
+KEY = b"\x37\xfa\x21\x3d"
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, key: bytes | None = KEY
+          ) -> bytes:
+    n = len(payload)
+    first = (0x80 if fin else 0) | rsv << 4 | opcode
+    bit = 0x80 if key is not None else 0
+    if n < 126:
+        head = struct.pack("!BB", first, bit | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", first, bit | 126, n)
+    else:
+        head = struct.pack("!BBQ", first, bit | 127, n)
+    if key is None:
+        return head + payload
+    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + key + masked
+
+
+def close_payload(code: int, reason: bytes = b"") -> bytes:
+    return struct.pack("!H", code) + reason
+
+
+TEXT = "κόσμε, wsfast! ".encode() * 20  # 2-byte code points, 340 bytes
+BIG = bytes(range(256)) * 273 + b"xyz"  # 69 891 bytes: a 64-bit length, an odd size
+
+
+def messages(key: bytes | None) -> bytes:
+    """A conversation every library accepts, ending in a normal close."""
+    k = {"key": key}
+    cut = TEXT.index("ό".encode()) + 1  # inside a code point
+    return b"".join(
+        [
+            frame(1, b"hello", **k),
+            frame(1, b"", **k),
+            frame(2, b"\x00\xff" * 62 + b"!", **k),  # 125 bytes
+            frame(1, TEXT[:126], **k),  # 16-bit length
+            frame(2, BIG, **k),
+            frame(1, TEXT[:cut], fin=False, **k),
+            frame(9, b"are you there?", **k),
+            frame(0, TEXT[cut:200], fin=False, **k),
+            frame(10, b"", **k),
+            frame(0, TEXT[200:], **k),
+            frame(1, "𝄞 ∀x∈ℝ".encode() * 500, **k),  # 4-byte code points, 6 000 bytes
+            frame(8, close_payload(1000, "bye 👋".encode()), **k),
+        ]
+    )
+
+
+def conversations(key: bytes | None) -> dict[str, bytes]:
+    """Name -> bytes: the good conversation, and ones each ending in a violation."""
+    k = {"key": key}
+    ok = messages(key)
+    last_close = len(frame(8, close_payload(1000, "bye 👋".encode()), **k))
+    good = ok[:-last_close]  # everything but the close
+    return {
+        "messages": ok,
+        "invalid-utf8": good + frame(1, b"caf\xc3\xa9 \xc3\x28 x", **k),
+        "invalid-utf8-in-fragment": good
+        + frame(1, "déjà ".encode(), fin=False, **k)
+        + frame(0, b"vu \xed\xa0\x80", **k),
+        "truncated-code-point": good + frame(1, "€".encode()[:2], **k),
+        "invalid-utf8-big": frame(1, b"a" * 70000 + b"\xff" + b"b" * 100, **k),
+        "close-reason-invalid-utf8": good + frame(8, close_payload(1000, b"\xc0\xaf"), **k),
+        "close-code-reserved": good + frame(8, close_payload(1005), **k),
+        "close-one-byte": good + frame(8, b"\x03", **k),
+        "rsv1-without-extension": good + frame(1, b"x", rsv=4, **k),
+        "reserved-opcode": good + frame(3, b"x", **k),
+        "fragmented-ping": good + frame(9, b"x", fin=False, **k),
+        "long-ping": good + frame(9, b"p" * 126, **k),
+        "continuation-first": good + frame(0, b"x", **k),
+        "text-inside-fragmented": good + frame(1, b"a", fin=False, **k) + frame(1, b"b", **k),
+        "wrong-masking": good + frame(1, b"x", key=None if key else KEY),
+    }
+
+
+def chunkings(data: bytes) -> dict[str, list[bytes]]:
+    """The same stream delivered whole, in odd pieces, and (when small) a byte at a time."""
+    sizes = [1, 2, 3, 5, 7, 11, 13, 64, 1000, 4099, 65536]
+    pieces, at, i = [], 0, 0
+    while at < len(data):
+        pieces.append(data[at : at + sizes[i % len(sizes)]])
+        at += sizes[i % len(sizes)]
+        i += 1
+    rng = random.Random(len(data))
+    cuts = sorted(rng.sample(range(1, len(data)), min(40, len(data) - 1)))
+    out = {
+        "whole": [data],
+        "odd-pieces": pieces,
+        "random-pieces": [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])],
+    }
+    if len(data) <= 3000:
+        out["bytes"] = [data[i : i + 1] for i in range(len(data))]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Patching with the backend under test, through a spy that counts the calls into it
+
+
+def spy_on(api: Any) -> types.SimpleNamespace:
+    calls: collections.Counter[str] = collections.Counter()
+    spy = types.SimpleNamespace(**vars(api))
+
+    def counted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return call
+
+    spy.apply_mask = counted("apply_mask", api.apply_mask)
+    spy.apply_mask_inplace = counted("apply_mask_inplace", api.apply_mask_inplace)
+
+    class Utf8Validator(api.Utf8Validator):
+        def feed(self, data: Any) -> None:
+            calls["utf8"] += 1
+            return super().feed(data)
+
+    spy.Utf8Validator = Utf8Validator
+    spy.calls = calls
+    return spy
+
+
+@pytest.fixture
+def patching(api):
+    """``patching(*names)`` patches with ``api``'s backend; ``patching.calls`` counts its use.
+    Every test starts and ends unpatched."""
+    integrations.unpatch()
+    spy = spy_on(api)
+
+    def patch(*names: str) -> list[str]:
+        done = integrations._patch(spy, names)
+        integrations.check_patched(*names)
+        return done
+
+    patch.calls = spy.calls  # type: ignore[attr-defined]
+    yield patch
+    integrations.unpatch()
+
+
+def compare(run: Callable[[], Any], patch: Callable[..., Any], name: str, used: str | None
+            ) -> Any:
+    """Run unpatched, then patched: the same result, and the backend's ``used`` function
+    was called (None: the traffic needs no call, e.g. unmasked frames)."""
+    assert integrations.patched() == []
+    before = run()
+    patch(name)
+    after = run()
+    assert after == before
+    if used:
+        assert patch.calls[used] > 0, f"patched {name} never called wsfast's {used}"
+    return before
+
+
+# ---------------------------------------------------------------------------------------------
+# wsproto
+
+
+def wsproto_events(data_chunks: list[bytes], client: bool) -> list[str]:
+    from wsproto.connection import Connection, ConnectionType
+
+    conn = Connection(ConnectionType.CLIENT if client else ConnectionType.SERVER)
+    out = []
+    for chunk in data_chunks:
+        conn.receive_data(chunk)
+        # repr shows every field, with its type (bytes, bytearray, str)
+        out += [repr(e) for e in conn.events()]
+        out.append(repr(conn.state))
+    return out
+
+
+@needs("wsproto")
+@pytest.mark.parametrize("side", ["server", "client"])
+def test_wsproto_gives_the_same_events(patching, side):
+    key = None if side == "client" else KEY
+    runs = {
+        (conv, cut): chunks
+        for conv, data in conversations(key).items()
+        for cut, chunks in chunkings(data).items()
+    }
+
+    def run() -> dict:
+        return {k: wsproto_events(chunks, side == "client") for k, chunks in runs.items()}
+
+    events = compare(run, patching, "wsproto", "apply_mask" if key else None)
+    # the traffic reached the cases it is there for
+    closes = {k[0]: v[-2] for k, v in events.items() if k[1] == "whole"}
+    assert "code=<CloseReason.NORMAL_CLOSURE: 1000>, reason='bye 👋'" in closes["messages"]
+    assert "INVALID_FRAME_PAYLOAD_DATA: 1007" in closes["invalid-utf8"]
+    assert "INVALID_FRAME_PAYLOAD_DATA: 1007" in closes["invalid-utf8-in-fragment"]
+    assert "PROTOCOL_ERROR: 1002" in closes["reserved-opcode"]
+
+
+@needs("wsproto")
+def test_wsproto_masker_keeps_the_key_phase_across_calls(patching):
+    from wsproto import frame_protocol as fp
+
+    pieces = [b"a", b"bcd", b"", b"efghij", BIG[:1001], b"k" * 7]
+
+    def run() -> list[bytes]:
+        masker = fp.XorMaskerSimple(b"\x01\x02\x03\x04")
+        return [bytes(masker.process(p)) + b"|" + type(masker.process(b"")).__name__.encode()
+                for p in pieces]
+
+    out = compare(run, patching, "wsproto", "apply_mask_inplace")
+    assert out[0] == b"`|bytearray"  # a ^ 1
+
+
+# ---------------------------------------------------------------------------------------------
+# websockets (sans-I/O Protocol)
+
+
+def websockets_run(data_chunks: list[bytes], client: bool, max_size: int | None) -> list[Any]:
+    from websockets.protocol import Protocol, Side, State
+
+    p = Protocol(Side.CLIENT if client else Side.SERVER, state=State.OPEN, max_size=max_size)
+    out: list[Any] = []
+    for chunk in data_chunks:
+        p.receive_data(chunk)
+        for f in p.events_received():
+            out.append((f.opcode, type(f.data).__name__, bytes(f.data), f.fin, f.rsv1))
+        out.append([server_frames(d) if d else d for d in p.data_to_send()])
+    out.append((repr(p.parser_exc), p.state, p.close_rcvd, p.close_sent))
+    p.receive_eof()
+    sent = [server_frames(d) if d else d for d in p.data_to_send()]
+    out.append((sent, p.state, repr(p.parser_exc), repr(p.close_exc)))
+    return out
+
+
+@needs("websockets")
+@pytest.mark.parametrize("side", ["server", "client"])
+@pytest.mark.parametrize("max_size", [None, 4096])
+def test_websockets_gives_the_same_frames_and_errors(patching, side, max_size):
+    key = None if side == "client" else KEY
+    runs = {
+        (conv, cut): chunks
+        for conv, data in conversations(key).items()
+        for cut, chunks in chunkings(data).items()
+        if cut != "bytes" or conv == "messages"
+    }
+    # a header that stops at every point, then its payload
+    runs["split-headers", "bytes"] = [
+        b for f in [frame(1, b"x" * 300, key=key), frame(2, BIG, key=key)] for b in
+        [f[:1], f[1:3], f[3:5], f[5:9], f[9:13], f[13:]]
+    ]
+    runs["eof-in-payload", "odd-pieces"] = [frame(2, b"y" * 1000, key=key)[:500]]
+
+    def run() -> dict:
+        return {k: websockets_run(chunks, side == "client", max_size) for k, chunks in runs.items()}
+
+    out = compare(run, patching, "websockets", "apply_mask" if key else None)
+    if max_size:
+        assert "PayloadTooBig" in repr(out["messages", "whole"][-2])
+    else:
+        assert "'bye 👋'" in repr(out["messages", "whole"][-2])
+    assert "EOFError('stream ends after" in repr(out["eof-in-payload", "odd-pieces"])
+
+
+@needs("websockets")
+def test_websockets_frames_still_parse_from_other_readers(patching):
+    # Frame.parse from a read_exact that is not a StreamReader's: the original code runs.
+    from websockets.frames import Frame, Opcode
+
+    data = frame(1, b"hello", key=KEY)
+
+    def run() -> list:
+        def read_exact(n: int, buf: bytearray = bytearray(data)):
+            out = bytes(buf[:n])
+            del buf[:n]
+            return out
+            yield
+
+        parser = Frame.parse(read_exact, mask=True)
+        try:
+            next(parser)
+        except StopIteration as stop:
+            return [stop.value]
+        return []
+
+    assert integrations.patched() == []
+    before = run()
+    patching("websockets")
+    assert run() == before == [Frame(Opcode.TEXT, b"hello")]
+
+
+# ---------------------------------------------------------------------------------------------
+# aiohttp: the pure-Python reader and the writer
+
+
+def aiohttp_read(data_chunks: list[bytes], max_size: int) -> list[Any]:
+    from aiohttp._websocket.reader_py import WebSocketDataQueue, WebSocketReader
+
+    class Protocol:
+        _reading_paused = False
+
+        def pause_reading(self) -> None:
+            pass
+
+        def resume_reading(self) -> None:
+            pass
+
+    queue = WebSocketDataQueue(Protocol(), 2**30, loop=None)
+    reader = WebSocketReader(queue, max_size, compress=False, decode_text=True)
+    out = []
+    for chunk in data_chunks:
+        out.append(reader.feed_data(chunk))
+        exc = queue.exception()
+        out.append((type(exc).__name__, getattr(exc, "code", None), str(exc)) if exc else None)
+    out += [(repr(msg), size) for msg, size in queue._buffer]
+    return out
+
+
+@needs("aiohttp")
+@pytest.mark.parametrize("max_size", [0, 4096])
+def test_aiohttp_pure_reader_gives_the_same_messages_and_errors(patching, max_size):
+    runs = {
+        (conv, cut): chunks
+        for conv, data in conversations(KEY).items()
+        for cut, chunks in chunkings(data).items()
+        if cut != "bytes" or conv == "messages"
+    }
+
+    def run() -> dict:
+        return {k: aiohttp_read(chunks, max_size) for k, chunks in runs.items()}
+
+    out = compare(run, patching, "aiohttp", "apply_mask_inplace")
+    if max_size:
+        assert "MESSAGE_TOO_BIG: 1009" in repr(out["messages", "whole"])
+    else:
+        assert "INVALID_TEXT: 1007" in repr(out["invalid-utf8", "whole"])
+
+
+@needs("aiohttp")
+def test_aiohttp_writer_masks_the_same_bytes(monkeypatch, patching):
+    from aiohttp._websocket import helpers
+    from aiohttp._websocket import writer as writer_module
+
+    # as with AIOHTTP_NO_EXTENSIONS=1: the writer on aiohttp's pure-Python mask, which the
+    # patch replaces (its compiled mask, where built, is left alone)
+    monkeypatch.setattr(writer_module, "websocket_mask", helpers._websocket_mask_python)
+
+    class Transport:
+        def __init__(self) -> None:
+            self.sent: list[bytes] = []
+
+        def write(self, data: Any) -> None:
+            self.sent.append(bytes(data))
+
+        def writelines(self, data: Any) -> None:
+            self.sent.append(b"".join(data))
+
+        def is_closing(self) -> bool:
+            return False
+
+    class Protocol:
+        _paused = False
+
+    async def send_all() -> list[bytes]:
+        transport = Transport()
+        w = writer_module.WebSocketWriter(
+            Protocol(), transport, use_mask=True, random=random.Random(5)
+        )
+        for payload, opcode in [(b"hi", 1), (TEXT, 1), (BIG, 2), (b"", 9)]:
+            await w.send_frame(payload, opcode)
+        return transport.sent
+
+    def run() -> list[bytes]:
+        return asyncio.run(send_all())
+
+    before = compare(run, patching, "aiohttp", "apply_mask_inplace")
+    assert len(before) == 4
+    integrations.unpatch()
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers over a socket: tornado, autobahn, websockets (asyncio), ws4py
+
+
+REQUEST = (
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def server_frames(data: bytes) -> list[tuple[int, bool, bytes]]:
+    """(opcode, fin, payload) of the frames a server sent (a client's, with their random keys,
+    unmasked)."""
+    out, at = [], 0
+    while at + 2 <= len(data):
+        b0, b1 = data[at], data[at + 1]
+        n, at = b1 & 0x7F, at + 2
+        if n == 126:
+            (n,), at = struct.unpack_from("!H", data, at), at + 2
+        elif n == 127:
+            (n,), at = struct.unpack_from("!Q", data, at), at + 8
+        key = None
+        if b1 & 0x80:
+            key, at = data[at : at + 4], at + 4
+        payload = data[at : at + n]
+        if key:
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        out.append((b0 & 0x0F, bool(b0 & 0x80), payload))
+        at += n
+    return out
+
+
+def talk(sock: socket.socket, traffic: bytes, handshake: bool) -> list:
+    """Send ``traffic`` in pieces, read what the server sends until it closes or stops."""
+    sock.settimeout(10)
+    received = b""
+    if handshake:
+        sock.sendall(REQUEST)
+        while b"\r\n\r\n" not in received:
+            more = sock.recv(65536)
+            assert more, received
+            received += more
+        head, received = received.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+    at, sizes = 0, [7, 1, 3000, 2, 65536, 13]
+    for i in range(len(traffic)):
+        if at >= len(traffic):
+            break
+        sock.sendall(traffic[at : at + sizes[i % len(sizes)]])
+        at += sizes[i % len(sizes)]
+    sock.settimeout(3)
+    try:
+        while True:
+            more = sock.recv(65536)
+            if not more:
+                received += b"<EOF>"
+                break
+            received += more
+            frames = server_frames(received)
+            if frames and frames[-1][0] == 8:
+                break
+    except (TimeoutError, socket.timeout):
+        received += b"<timeout>"
+    except ConnectionResetError:
+        received += b"<reset>"
+    end = None
+    for marker in (b"<EOF>", b"<timeout>", b"<reset>"):
+        if received.endswith(marker):
+            received, end = received[: -len(marker)], marker[1:-1]
+    return [*server_frames(received), end]
+
+
+SOCKET_CONVERSATIONS = ["messages", "invalid-utf8", "invalid-utf8-in-fragment",
+                        "truncated-code-point", "close-reason-invalid-utf8"]
+
+
+def run_asyncio_server(start: Callable[[], Any], traffic: bytes) -> list:
+    """Start a server in a fresh event loop (``start() -> (stop, port[, finished])``, with
+    ``finished`` an asyncio.Event its handler sets), talk to it from a thread, return what it
+    sent."""
+
+    async def main() -> list:
+        stop, port, *finished = await start()
+        try:
+            loop = asyncio.get_running_loop()
+            sock = socket.create_connection(("127.0.0.1", port))
+            try:
+                sent = await loop.run_in_executor(None, talk, sock, traffic, True)
+            finally:
+                sock.close()
+            if finished:  # the handler's own end, awaited so that what it saw is complete
+                await asyncio.wait_for(finished[0].wait(), 10)
+            return sent
+        finally:
+            stop()
+
+    return asyncio.run(main())
+
+
+def over_socket(
+    start: Callable[[], Any], patch: Callable[..., Any], name: str, closes: list | None = None
+) -> dict:
+    """Each socket conversation, unpatched then patched: what the server sent, and what its
+    handler saw when the connection closed (``closes``, filled by the handler)."""
+
+    def run() -> dict:
+        out = {}
+        for conv in SOCKET_CONVERSATIONS:
+            sent = run_asyncio_server(start, conversations(KEY)[conv])
+            out[conv] = sent, list(closes or ())
+            if closes:
+                closes.clear()
+        return out
+
+    return {k: v[0] + v[1] for k, v in compare(run, patch, name, "apply_mask").items()}
+
+
+def echoed(out: list) -> list[bytes]:
+    return [x[2] for x in out if type(x) is tuple and len(x) == 3 and x[0] in (1, 2)]
+
+
+@needs("tornado")
+def test_tornado_echo_server(patching):
+    import tornado.httpserver
+    import tornado.testing
+    import tornado.web
+    import tornado.websocket
+
+    closes: list = []
+
+    class Echo(tornado.websocket.WebSocketHandler):
+        def on_message(self, message: Any) -> None:
+            self.write_message(message, binary=isinstance(message, bytes))
+
+        def on_close(self) -> None:
+            closes.append(("closed", self.close_code, self.close_reason))
+
+    async def start() -> tuple:
+        sock, port = tornado.testing.bind_unused_port()
+        server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/", Echo)]))
+        server.add_sockets([sock])
+        return server.stop, port
+
+    out = over_socket(start, patching, "tornado", closes)
+    assert echoed(out["messages"])[:2] == [b"hello", b""]
+    assert BIG in echoed(out["messages"])
+
+
+@needs("autobahn")
+def test_autobahn_echo_server(patching):
+    from autobahn.asyncio.websocket import WebSocketServerFactory, WebSocketServerProtocol
+
+    closes: list = []
+
+    class Echo(WebSocketServerProtocol):
+        def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802, N803
+            self.sendMessage(payload, isBinary)
+
+        def onClose(self, wasClean: bool, code: int, reason: str) -> None:  # noqa: N802, N803
+            closes.append(("closed", wasClean, code, self.wasNotCleanReason))
+
+    async def start() -> tuple:
+        factory = WebSocketServerFactory("ws://127.0.0.1")
+        factory.protocol = Echo
+        server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+        return server.close, server.sockets[0].getsockname()[1]
+
+    out = over_socket(start, patching, "autobahn", closes)
+    assert BIG in echoed(out["messages"])
+    # autobahn fails fast on invalid text and drops the connection (failByDrop)
+    assert out["invalid-utf8"][-2] == b"EOF"
+    assert "encountered invalid UTF-8 while processing text message at payload octet index 7" in (
+        out["invalid-utf8"][-1][3]
+    )
+    assert patching.calls["utf8"] > 0
+
+
+@needs("websockets")
+def test_websockets_asyncio_server(patching):
+    # The handler records what it receives instead of echoing it: the connection answers a
+    # close frame at once, so echoes racing with it would make the output vary from run to run.
+    from websockets.asyncio.server import serve
+    from websockets.exceptions import ConnectionClosed
+
+    closes: list = []
+
+    async def start() -> tuple:
+        finished = asyncio.Event()
+
+        async def handler(ws: Any) -> None:
+            try:
+                async for message in ws:  # text arrives decoded: its UTF-8 check
+                    closes.append(message)
+            except ConnectionClosed as exc:
+                closes.append(repr(exc))
+            finally:
+                closes.append(("closed", ws.close_code, ws.close_reason))
+                finished.set()
+
+        server = await serve(handler, "127.0.0.1", 0, max_size=2**20)
+        return server.close, server.sockets[0].getsockname()[1], finished
+
+    out = over_socket(start, patching, "websockets", closes)
+    assert BIG in out["messages"]
+    assert ("closed", 1000, "bye 👋") in out["messages"]
+    # its close frame: 1007 and the decoder's complaint
+    assert (8, True, b"\x03\xefinvalid continuation byte at position 6") in out["invalid-utf8"]
+
+
+@needs("ws4py")
+def test_ws4py_echo_over_a_socket_pair(patching):
+    from ws4py.websocket import WebSocket
+
+    class Echo(WebSocket):
+        def received_message(self, message: Any) -> None:
+            self.send(message.data, message.is_binary)
+
+    def exchange(traffic: bytes) -> list:
+        server_sock, client_sock = socket.socketpair()
+        ws = Echo(server_sock)
+        thread = threading.Thread(target=ws.run, daemon=True)
+        thread.start()
+        try:
+            return talk(client_sock, traffic, handshake=False)
+        finally:
+            client_sock.close()
+            thread.join(10)
+
+    def run() -> dict:
+        return {conv: exchange(conversations(KEY)[conv]) for conv in SOCKET_CONVERSATIONS}
+
+    out = compare(run, patching, "ws4py", "apply_mask_inplace")
+    assert BIG in echoed(out["messages"])
+    assert out["invalid-utf8"][-2][2][:2] == struct.pack("!H", 1007)
+    assert patching.calls["utf8"] > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# patch() and unpatch() themselves
+
+
+def test_patch_uses_the_backend_under_test(patching, api):
+    lib = next((n for n in ("tornado", "wsproto", "ws4py") if installed(n)), None)
+    if lib is None:
+        pytest.skip("none of tornado, wsproto, ws4py is installed")
+    patching(lib)
+    assert integrations._patched[lib][0].backend is api.backend
+
+
+def test_wsfast_patch_uses_the_backend_wsfast_runs_on():
+    names = [n for n in integrations.LIBRARIES if installed(n)]
+    if not names:
+        pytest.skip("no library wsfast can patch is installed")
+    integrations.unpatch()
+    try:
+        assert wsfast.patch(names[0]) == [names[0]]
+        backend = integrations._patched[names[0]][0].backend
+        assert backend.__name__ == ("wsfast._pure" if NO_C else "wsfast._cbackend")
+        assert (wsfast.BACKEND == "c") == (backend.__name__ == "wsfast._cbackend")
+    finally:
+        wsfast.unpatch()
+
+
+def originals() -> dict[str, Any]:
+    """Every name a patch may rebind, as the installed libraries have it now."""
+    out: dict[str, Any] = {}
+    for name in integrations.LIBRARIES:
+        if not installed(name):
+            continue
+        bindings: list = []
+        integrations._PATCHERS[name](bindings, wsfast._api)
+        integrations._restore(bindings)
+        for owner, attr, original, _ in bindings:
+            where = f"{owner.__module__}.{owner.__qualname__}" if isinstance(owner, type) else owner.__name__
+            out[f"{where}.{attr}"] = (owner, attr, original)
+    return out
+
+
+def test_unpatch_restores_every_original_object(patching):
+    before = originals()
+    if not before:
+        pytest.skip("no library wsfast can patch is installed")
+    names = patching()
+    assert names == [n for n in integrations.LIBRARIES if installed(n)]
+    changed = [k for k, (owner, attr, orig) in before.items()
+               if integrations._current(owner, attr) is not orig]
+    assert sorted(changed) == sorted(before)  # each one rebound
+    integrations.unpatch()
+    assert integrations.patched() == []
+    for key, (owner, attr, orig) in before.items():
+        assert integrations._current(owner, attr) is orig, key
+
+
+def test_patching_twice_changes_nothing(patching):
+    names = [n for n in integrations.LIBRARIES if installed(n)]
+    if not names:
+        pytest.skip("no library wsfast can patch is installed")
+    assert patching(*names) == names
+    first = {n: [(o, a, integrations._current(o, a)) for o, a, _, _ in integrations._patched[n][1]]
+             for n in names}
+    assert patching(*names, names[0]) == names
+    assert patching() == names
+    for n in names:
+        for owner, attr, value in first[n]:
+            assert integrations._current(owner, attr) is value
+    integrations.unpatch()
+    integrations.unpatch()  # nothing left to restore: no error
+    assert integrations.patched() == []
+
+
+def test_unknown_library_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"unknown library 'wsaccel' \(wsfast can patch wsproto"):
+        wsfast.patch("wsaccel")
+    assert integrations.patched() == []
+
+
+def test_missing_library_raises_library_not_installed(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "ws4py" else real(n, *a)
+    )
+    with pytest.raises(integrations.LibraryNotInstalled, match="library 'ws4py' is not installed"):
+        wsfast.patch("ws4py")
+    assert issubclass(integrations.LibraryNotInstalled, ImportError)
+    assert "ws4py" not in integrations.patched()
+    # with no names, only the installed ones are patched, without an error
+    try:
+        assert "ws4py" not in wsfast.patch()
+    finally:
+        wsfast.unpatch()
+
+
+@needs("tornado")
+def test_a_version_without_the_expected_name_is_refused_and_left_as_it_was(monkeypatch):
+    from tornado import util, websocket
+
+    original = util._websocket_mask
+    monkeypatch.delattr(websocket, "_websocket_mask")
+    with pytest.raises(integrations.UnsupportedVersion, match=r"tornado .* has no .*_websocket_mask"):
+        wsfast.patch("tornado")
+    assert util._websocket_mask is original
+    assert integrations.patched() == []
+
+
+def test_check_patched_notices_a_rebound_name(patching):
+    if not installed("tornado"):
+        pytest.skip("tornado is not installed")
+    from tornado import websocket
+
+    with pytest.raises(RuntimeError, match="tornado is not patched"):
+        integrations.check_patched("tornado")
+    patching("tornado")
+    ours = websocket._websocket_mask
+    try:
+        websocket._websocket_mask = lambda mask, data: data
+        with pytest.raises(RuntimeError, match=r"tornado: tornado.websocket._websocket_mask no"):
+            integrations.check_patched("tornado")
+    finally:
+        websocket._websocket_mask = ours
+
+
+def test_patch_and_unpatch_are_exported():
+    assert wsfast.patch is integrations.patch
+    assert wsfast.unpatch is integrations.unpatch
+    assert {"patch", "unpatch"} <= set(wsfast.__all__)
+    assert sys.modules["wsfast.integrations"].LIBRARIES == (
+        "wsproto", "websockets", "tornado", "autobahn", "ws4py", "aiohttp")
