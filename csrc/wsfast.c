@@ -988,9 +988,49 @@ static int open_frame(wsfast_decoder *d)
     return WSFAST_OK;
 }
 
+/* Decimal digits of v at out; returns how many. */
+static size_t put_decimal(char *out, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0, k;
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (k = 0; k < n; k++)
+        out[k] = digits[n - 1 - k];
+    return n;
+}
+
+/* Add record r (the count-th of the batch) to d->layout and d->same_kind. */
+static void add_to_layout(wsfast_decoder *d, const wsfast_record *r, int count)
+{
+    char *out = d->layout + d->layout_size;
+
+    if (count == 0) {
+        d->same_kind = r->kind;
+    } else {
+        const wsfast_record *before = r - 1;
+        uint64_t gap = r->offset - (before->offset + before->length);
+        if (gap != 0) {
+            out += put_decimal(out, gap);
+            *out++ = 'x';
+        }
+        if (r->kind != d->same_kind)
+            d->same_kind = WSFAST_MIXED_KINDS;
+    }
+    out += put_decimal(out, r->length);
+    *out++ = 's';
+    d->layout_size = (uint32_t)(out - d->layout);
+}
+
 int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
 {
     int count = 0;
+
+    d->layout_size = 0;
+    d->same_kind = WSFAST_MIXED_KINDS;
 
     if (d->error)
         return -16;
@@ -1029,6 +1069,7 @@ int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
             break;
         if (finish_frame(d, &d->records[count]) != 0)
             break;
+        add_to_layout(d, &d->records[count], count);
         count++;
         d->begin = d->frame_payload + d->frame_length;
         d->frame_open = 0;

@@ -53,6 +53,7 @@
 #define WSFAST_R_TEXT 0x80       /* data frame of a text message (continuations included) */
 
 #define WSFAST_MAX_RECORDS 256
+#define WSFAST_MIXED_KINDS 0xffffffff
 
 /* Kernels (instruction sets) for masking and UTF-8 validation, chosen at run time. */
 #define WSFAST_KERNEL_BEST -1    /* wsfast_use_kernel: the best one this CPU runs */
@@ -122,6 +123,15 @@ typedef struct {
     uint64_t error_position;
 
     wsfast_record records[256];
+
+    /* The batch's payloads as a Python struct format: for each record, the header bytes to
+     * skip since the previous payload ("6x", omitted when 0) and its payload ("125s"), from the
+     * first record's offset; struct.unpack_from turns it into the payload bytes objects in one
+     * call.  At most 28 characters per record. */
+    uint32_t layout_size;
+    char layout[7168];
+    /* The kind every record of the batch shares, or WSFAST_MIXED_KINDS. */
+    uint32_t same_kind;
 } wsfast_decoder;
 
 /* XOR src[0:len] with the 4-byte mask starting at key phase `phase` (0..3) into dst.

@@ -168,6 +168,23 @@ _decode = lib.wsfast_decode
 _MAX_RECORDS = lib.WSFAST_MAX_RECORDS
 _INITIAL_CAPACITY = 1 << 16
 _SHRINK_ABOVE = 8 << 20  # keep buffers of up to 8 MiB: regrowing per message costs copies
+# Batches of these kinds need no records: every payload is a whole message of that kind.
+_UNIFORM = (C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1, C.R_FIRST | C.R_FIN | 0x2)
+
+
+# Compiled batch layouts (struct formats written by wsfast_decode), by format: a stream of
+# same-size messages reuses one.  Bounded: cleared when full.
+_LAYOUTS: dict[bytes, struct.Struct] = {}
+_MAX_LAYOUTS = 256
+
+
+def _layout(fmt: bytes) -> struct.Struct:
+    s = _LAYOUTS.get(fmt)
+    if s is None:
+        if len(_LAYOUTS) >= _MAX_LAYOUTS:
+            _LAYOUTS.clear()
+        s = _LAYOUTS[fmt] = struct.Struct(fmt)
+    return s
 
 
 class Scanner:
@@ -183,6 +200,7 @@ class Scanner:
         d.max_message = min(max_message, 2**64 - 1)
         self._d = d
         self._records = ffi.buffer(d.records)
+        self._layout = ffi.buffer(d.layout)
         self._use(bytearray(_INITIAL_CAPACITY))
         self.error: tuple[int, int, int] | None = None
 
@@ -197,7 +215,7 @@ class Scanner:
         self._buf, self._view, self._ptr = buf, memoryview(buf), ptr
 
     def feed(self, data: Any) -> list:
-        """Twin of _pure.Scanner.feed: a list of (records, blob, base) batches."""
+        """Twin of _pure.Scanner.feed: a list of (same_kind, payloads, records) batches."""
         d = self._d
         src = data if type(data) is bytes else ffi.from_buffer(data)
         count = _decode(d, src, len(data))
@@ -214,14 +232,17 @@ class Scanner:
             else:
                 full = count == _MAX_RECORDS
             if count:
-                # One copy of the region holding the batch's payloads; each payload is then a
-                # bytes slice (a lone record's slice is the blob itself: copied once).
-                records = _RECORD.iter_unpack(self._records[0 : count * 24])
-                first = d.records[0].offset
-                last = d.records[count - 1]
-                blob = bytes(self._view[first : last.offset + last.length])
-                batches.append((records, blob, first))
-                if len(blob) > _SHRINK_ABOVE and d.begin == d.end:
+                # Every payload of the batch copied once, straight from the receive buffer into
+                # its bytes object, by one struct call over the layout C wrote.
+                payloads = _layout(self._layout[0 : d.layout_size]).unpack_from(
+                    self._view, d.records[0].offset
+                )
+                same = d.same_kind
+                records = (
+                    None if same in _UNIFORM else _RECORD.iter_unpack(self._records[0 : count * 24])
+                )
+                batches.append((same, payloads, records))
+                if d.capacity > _SHRINK_ABOVE and d.begin == d.end:
                     # A large message grew the buffer; do not hold that memory while idle.
                     self._use(bytearray(_INITIAL_CAPACITY))
             if not full:

@@ -34,6 +34,7 @@ R_FIN = 0x10
 R_RSV1 = 0x20
 R_FIRST = 0x40
 R_TEXT = 0x80
+MIXED_KINDS = 0xFFFFFFFF  # a batch's same_kind when its records differ
 
 
 def _rsv_names(bits: int) -> str:

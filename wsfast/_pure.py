@@ -378,11 +378,12 @@ class Scanner:
         return True
 
     def feed(self, data: Any) -> list:
-        """Decode what ``data`` completes: a list of (records, blob, base) batches.
+        """Decode what ``data`` completes: a list of (same_kind, payloads, records) batches.
 
-        Records are (offset, length, kind, close_code); a payload is
-        ``blob[offset - base : offset - base + length]``.  (The C twin returns one batch per
-        filled record array; here there is at most one.)
+        ``payloads`` holds each frame's payload as bytes; ``records`` the matching
+        (offset, length, kind, close_code) tuples; ``same_kind`` the kind they all share, or
+        MIXED_KINDS.  (The C twin returns one batch per filled record array, and no records
+        when every frame is a whole text or binary message; here there is one batch.)
         """
         records: list = []
         if self.error is not None:
@@ -412,5 +413,7 @@ class Scanner:
             self.frame_open = False
         if not records:
             return []
-        base = records[0][0]
-        return [(records, bytes(buf[base : records[-1][0] + records[-1][1]]), base)]
+        kinds = {kind for _, _, kind, _ in records}
+        same = kinds.pop() if len(kinds) == 1 else C.MIXED_KINDS
+        payloads = [bytes(buf[offset : offset + length]) for offset, length, _, _ in records]
+        return [(same, payloads, records)]

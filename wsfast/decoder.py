@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, NamedTuple, Sequence, Union
 
 from . import _codes as C
@@ -11,39 +13,40 @@ from .errors import ProtocolError
 Buffer = Union[bytes, bytearray, memoryview]
 
 
-class Message:
-    """A complete data message.  ``data`` is the payload as bytes; ``text`` decodes it on first
-    access (text messages were validated as they arrived, so decoding cannot fail)."""
+class Message(tuple):
+    """A complete data message, the tuple ``(data, is_text)``.  ``data`` is the payload as
+    bytes; ``text`` decodes it on first access and keeps the str (text messages were validated
+    as they arrived, so decoding cannot fail).
 
-    __slots__ = ("data", "is_text", "_text")
+    A tuple, like the other events, because the decoder makes one per message in C
+    (``tuple.__new__`` over a batch) instead of running an ``__init__`` per message.
+    """
 
     data: bytes
     is_text: bool
-    _text: str
 
-    def __init__(self, data: bytes, is_text: bool) -> None:
-        self.data = data
-        self.is_text = is_text
+    def __new__(cls, data: bytes, is_text: bool = False) -> Message:
+        return tuple.__new__(cls, (data, is_text))
+
+    def __getnewargs__(self) -> tuple[bytes, bool]:
+        return (self[0], self[1])
+
+    data = property(itemgetter(0), doc="the payload")  # type: ignore[assignment]
+    is_text = property(itemgetter(1), doc="True for a text message")  # type: ignore[assignment]
 
     @property
     def text(self) -> str:
+        cache = self.__dict__
         try:
-            return self._text
-        except AttributeError:
-            self._text = text = self.data.decode("utf-8")
+            return cache["text"]
+        except KeyError:
+            cache["text"] = text = self[0].decode("utf-8")
             return text
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Message):
-            return self.data == other.data and self.is_text == other.is_text
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.data, self.is_text))
-
     def __repr__(self) -> str:
-        shown = self.data if len(self.data) <= 64 else self.data[:60] + b"..."
-        return f"Message(data={shown!r}, is_text={self.is_text})"
+        data = self[0]
+        shown = data if len(data) <= 64 else data[:60] + b"..."
+        return f"Message(data={shown!r}, is_text={self[1]})"
 
 
 class Ping(NamedTuple):
@@ -69,6 +72,7 @@ _PING = C.R_FIN | 0x9
 _PONG = C.R_FIN | 0xA
 _CLOSE = C.R_FIN | 0x8
 _UNLIMITED = 2**64 - 1
+_new = tuple.__new__
 
 
 def _limit(name: str, value: int | None) -> int:
@@ -125,9 +129,13 @@ class Decoder:
             raise ProtocolError(f"decoder stopped by an earlier error: {message}", code)
         batches = self._scanner.feed(data if type(data) is bytes else readable(data))
         events: list[Event] = []
-        append = events.append
-        for records, blob, base in batches:
-            self._events(records, blob, base, append)
+        for same, payloads, records in batches:
+            if same == _SINGLE_TEXT:
+                events.extend(map(_new, repeat(Message), zip(payloads, repeat(True))))
+            elif same == _SINGLE_BINARY:
+                events.extend(map(_new, repeat(Message), zip(payloads, repeat(False))))
+            else:
+                self._events(records, payloads, events.append)
         error = self._scanner.error
         if error is not None:
             # No local of this frame refers to the exception: the traceback refers to the frame,
@@ -143,22 +151,20 @@ class Decoder:
         self._parts = []
         return exc
 
-    def _events(self, records: Any, blob: bytes, base: int, append: Any) -> None:
-        for offset, length, kind, code in records:
-            start = offset - base
+    def _events(self, records: Any, payloads: Any, append: Any) -> None:
+        for (_, _, kind, code), payload in zip(records, payloads):
             if kind == _SINGLE_TEXT:
-                append(Message(blob[start : start + length], True))
+                append(_new(Message, (payload, True)))
             elif kind == _SINGLE_BINARY:
-                append(Message(blob[start : start + length], False))
+                append(_new(Message, (payload, False)))
             elif kind == _PING:
-                append(Ping(blob[start : start + length]))
+                append(Ping(payload))
             elif kind == _PONG:
-                append(Pong(blob[start : start + length]))
+                append(Pong(payload))
             elif kind == _CLOSE:
-                append(Close(code or None, str(blob[start + 2 : start + length], "utf-8")))
+                append(Close(code or None, str(payload[2:], "utf-8")))
             else:
                 # a fragment of a data message (5.4)
-                payload = blob[start : start + length]
                 if kind & C.R_FIRST:
                     self._parts = [payload]
                     self._is_text = bool(kind & C.R_TEXT)
