@@ -889,10 +889,17 @@ static int advance_payload(wsfast_decoder *d)
 
     if (n == 0)
         return 0;
-    if ((d->flags & WSFAST_CLIENT) == 0)
-        K.mask(p, p, (size_t)n, rotated_key(d->frame_mask, (size_t)(d->frame_done & 3)));
+    if ((d->flags & WSFAST_CLIENT) == 0) {
+        uint32_t key = rotated_key(d->frame_mask, (size_t)(d->frame_done & 3));
+        /* Small payloads, the common case, skip the vector kernels' set-up. */
+        if (n < 32)
+            mask_scalar(p, p, (size_t)n, key);
+        else
+            K.mask(p, p, (size_t)n, key);
+    }
     if ((d->frame_kind & (WSFAST_R_TEXT | WSFAST_R_RSV1)) == WSFAST_R_TEXT) {
-        size_t at = K.utf8(&d->utf8_state, p, (size_t)n);
+        size_t at = n < 64 ? utf8_scalar(&d->utf8_state, p, (size_t)n)
+                           : K.utf8(&d->utf8_state, p, (size_t)n);
         if (at < n)
             return fail(d, WSFAST_E_INVALID_UTF8, 0, d->utf8_offset + at);
         d->utf8_offset += n;
@@ -1025,15 +1032,85 @@ static void add_to_layout(wsfast_decoder *d, const wsfast_record *r, int count)
     d->layout_size = (uint32_t)(out - d->layout);
 }
 
+/* Unmask (server side) n payload bytes of the open frame from src into its sink, and
+ * validate them there (text). */
+static int sink_payload(wsfast_decoder *d, const uint8_t *src, uint64_t n)
+{
+    uint8_t *dst = d->sink + d->frame_done;
+
+    if ((d->flags & WSFAST_CLIENT) == 0)
+        K.mask(src, dst, (size_t)n, rotated_key(d->frame_mask, (size_t)(d->frame_done & 3)));
+    else
+        memcpy(dst, src, (size_t)n);
+    if ((d->frame_kind & (WSFAST_R_TEXT | WSFAST_R_RSV1)) == WSFAST_R_TEXT) {
+        size_t at = K.utf8(&d->utf8_state, dst, (size_t)n);
+        if (at < n)
+            return fail(d, WSFAST_E_INVALID_UTF8, 0, d->utf8_offset + at);
+        d->utf8_offset += n;
+    }
+    d->frame_done += n;
+    return 0;
+}
+
+/* The open frame has a sink: move what the buffer holds of its payload there (the first call
+ * after the sink was set; everything after the frame's payload start belongs to it), then
+ * take its bytes from the input.  Returns the input bytes used, or -1 on an error. */
+static int64_t fill_sink(wsfast_decoder *d, const uint8_t *input, size_t len)
+{
+    uint64_t take;
+
+    if (d->end > d->frame_payload) {
+        if (sink_payload(d, d->buffer + d->frame_payload, d->end - d->frame_payload) != 0)
+            return -1;
+        d->begin = d->end = d->frame_payload = 0;
+    }
+    take = d->frame_length - d->frame_done;
+    if (take > len)
+        take = len;
+    if (take > 0 && sink_payload(d, input, take) != 0)
+        return -1;
+    return (int64_t)take;
+}
+
 int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
 {
     int count = 0;
 
     d->layout_size = 0;
     d->same_kind = WSFAST_MIXED_KINDS;
+    d->sink_record = 0;
 
     if (d->error)
         return -16;
+    if (d->frame_open && d->sink != NULL) {
+        /* Room for what follows the frame is checked before anything is consumed. */
+        uint64_t rest = d->frame_length - d->frame_done;
+        if (len > rest && d->capacity < len - rest) {
+            d->need = len - rest;
+            return -WSFAST_NEED_ROOM;
+        }
+        {
+            int64_t used = fill_sink(d, input, len);
+            if (used < 0)
+                return -16;
+            input += used;
+            len -= (size_t)used;
+        }
+        if (d->frame_done < d->frame_length)
+            return 0;
+        if (finish_frame(d, &d->records[0]) != 0)
+            return -16;
+        d->records[0].offset = 0;
+        d->sink = NULL;
+        d->frame_open = 0;
+        d->sink_record = 1;
+        d->begin = d->end = 0;
+        if (len > 0) {
+            memcpy(d->buffer, input, len);
+            d->end = len;
+        }
+        return 1;
+    }
     if (len > 0) {
         if (d->begin == d->end && !d->frame_open) {
             d->begin = d->end = 0;
@@ -1062,6 +1139,13 @@ int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
                 break;
             if (open_frame(d) != WSFAST_OK)
                 break;
+            if (d->sink_min != 0 && d->frame_length >= d->sink_min &&
+                d->frame_length <= d->sink_max &&
+                (d->frame_kind & 0x0f) < 8 && d->end - d->frame_payload < d->frame_length) {
+                /* A large frame still arriving: ask for a sink. */
+                d->want_sink = d->frame_length;
+                break;
+            }
         }
         if (advance_payload(d) != 0)
             break;

@@ -132,6 +132,20 @@ typedef struct {
     char layout[7168];
     /* The kind every record of the batch shares, or WSFAST_MIXED_KINDS. */
     uint32_t same_kind;
+
+    /* Large frames skip the receive buffer: when a data frame of at least sink_min bytes
+     * (0: never) opens before its payload has arrived, the call returns early with want_sink
+     * set to its length; the caller points sink at that many writable bytes (the object the
+     * user will receive) and calls again.  From then on its payload goes from the input
+     * straight into the sink, unmasked and validated on the way.  When it completes, the call
+     * returns 1 with sink_record set: records[0] is that frame, its payload the sink, and the
+     * bytes after it wait in the buffer for the next call. */
+    uint64_t sink_min;
+    uint64_t sink_max;       /* and at most this long (the sink is allocated before the bytes
+                              * arrive, so this bounds what a bare header can reserve) */
+    uint64_t want_sink;
+    uint8_t *sink;
+    uint32_t sink_record;
 } wsfast_decoder;
 
 /* XOR src[0:len] with the 4-byte mask starting at key phase `phase` (0..3) into dst.

@@ -81,6 +81,34 @@ SMALL = 0
 # data, so there the output goes through a bytearray.
 _FILL_BYTES = sys.implementation.name == "cpython"
 
+
+def _uninitialized_bytes() -> Any:
+    """CPython's PyBytes_FromStringAndSize(NULL, n) through ctypes: a new bytes object whose
+    contents C is about to write, without bytes(n)'s zero fill (a whole extra pass over a large
+    buffer).  None where it is not available."""
+    try:
+        import ctypes
+
+        new = ctypes.pythonapi.PyBytes_FromStringAndSize
+    except (ImportError, AttributeError):  # pragma: no cover - not CPython
+        return None
+    new.restype = ctypes.py_object
+    new.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)
+    return new
+
+
+_bytes_new = _uninitialized_bytes() if _FILL_BYTES else None
+# Below this size the ctypes call costs more than bytes(n)'s zero fill.
+_UNINITIALIZED_FROM = 4096
+
+
+def _output(n: int) -> bytes:
+    """A new bytes object of n bytes for C to fill (CPython only)."""
+    if n >= _UNINITIALIZED_FROM and _bytes_new is not None:
+        return _bytes_new(None, n)
+    return bytes(n)
+
+
 _header = ffi.new("wsfast_header *")
 _value = ffi.new("uint64_t *")
 _state = ffi.new("uint32_t *")
@@ -99,7 +127,7 @@ def mask_(data: Any, mask_: bytes, phase: int) -> bytes:
     if n < 2:
         return _pure.mask(data, mask_, phase)
     if _FILL_BYTES:
-        out = bytes(n)
+        out = _output(n)
         lib.wsfast_mask(_pointer(data), out, n, mask_, phase)
         return out
     buf = bytearray(n)  # pragma: no cover - PyPy
@@ -127,7 +155,7 @@ def apply_mask(data: Any, mask: Any, offset: Any = 0) -> bytes:
     n = len(data)
     if n < 2 or not _FILL_BYTES:
         return mask_(data, mask, offset & 3)  # pragma: no cover - PyPy
-    out = bytes(n)
+    out = bytes(n) if n < _UNINITIALIZED_FROM else _output(n)
     _c_mask(ptr, out, n, mask, offset & 3)
     return out
 
@@ -167,6 +195,12 @@ _RECORD = struct.Struct("=QQII")
 _decode = lib.wsfast_decode
 _MAX_RECORDS = lib.WSFAST_MAX_RECORDS
 _INITIAL_CAPACITY = 1 << 16
+# Frames of this many bytes that are still arriving go straight into their bytes object, which
+# is allocated when the header arrives.  Only where it can be allocated without touching its
+# pages (resident memory grows as the bytes arrive, as with the receive buffer), and only up to
+# 16 MiB (the default message limit): a bare header reserves no more address space than that.
+_SINK_MIN = 1 << 16
+_SINK_MAX = 16 << 20
 _SHRINK_ABOVE = 8 << 20  # keep buffers of up to 8 MiB: regrowing per message costs copies
 # Batches of these kinds need no records: every payload is a whole message of that kind.
 _UNIFORM = (C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1, C.R_FIRST | C.R_FIN | 0x2)
@@ -201,6 +235,9 @@ class Scanner:
         self._d = d
         self._records = ffi.buffer(d.records)
         self._layout = ffi.buffer(d.layout)
+        if _bytes_new is not None:
+            d.sink_min, d.sink_max = _SINK_MIN, _SINK_MAX
+        self._sink: Any = None  # the object a large frame's payload is going into, and its cdata
         self._use(bytearray(_INITIAL_CAPACITY))
         self.error: tuple[int, int, int] | None = None
 
@@ -231,7 +268,18 @@ class Scanner:
                 full = False
             else:
                 full = count == _MAX_RECORDS
-            if count:
+            if count and d.sink_record:
+                # A large frame, received straight into its own bytes object.
+                payload = self._sink[0]
+                self._sink = None
+                if type(payload) is not bytes:
+                    payload = bytes(payload)  # pragma: no cover - PyPy
+                first = d.records[0]
+                same = first.kind
+                records = None if same in _UNIFORM else ((0, first.length, same, 0),)
+                batches.append((same, (payload,), records))
+                full = True  # what followed the frame waits in the buffer
+            elif count:
                 # Every payload of the batch copied once, straight from the receive buffer into
                 # its bytes object, by one struct call over the layout C wrote.
                 payloads = _layout(self._layout[0 : d.layout_size]).unpack_from(
@@ -245,7 +293,15 @@ class Scanner:
                 if d.capacity > _SHRINK_ABOVE and d.begin == d.end:
                     # A large message grew the buffer; do not hold that memory while idle.
                     self._use(bytearray(_INITIAL_CAPACITY))
+            if d.want_sink:
+                # A large frame has opened: its payload goes into the object the user gets.
+                size = d.want_sink
+                d.want_sink = 0
+                target = _bytes_new(None, size)
+                self._sink = (target, ffi.from_buffer("uint8_t[]", target))
+                d.sink = self._sink[1]
+                full = True
             if not full:
                 return batches
-            # The record array filled up: decode on from the bytes already buffered.
+            # The record array filled up, or a sink was set: decode on from the bytes buffered.
             count = _decode(d, b"", 0)
