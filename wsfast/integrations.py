@@ -186,6 +186,37 @@ def quad_classes(api: Any) -> tuple[type[KeyedMasker], type[NullMasker], type[Qu
 # One function per library: rebind its lookup names, return the bindings to restore.
 
 
+def _slice_unmasker(api: Any) -> Callable[[Any, int, int, bytes, int], bytes]:
+    """``unmask(data, start, n, key, phase) -> bytes``: ``data[start:start + n]`` unmasked,
+    read in place from ``data`` (bytes or bytearray).  With the C backend on CPython, one cffi
+    call into a new bytes object, as its apply_mask does; elsewhere apply_mask on a view.
+    Either way nothing refers to ``data`` afterwards, so a bytearray can be resized."""
+    backend = api.backend
+    apply_mask = api.apply_mask
+    ffi = getattr(backend, "ffi", None)
+    lib = getattr(backend, "lib", None)
+    new = getattr(backend, "_output", None)
+    if ffi is None or lib is None or new is None or not getattr(backend, "_FILL_BYTES", False):
+
+        def unmask(data: Any, start: int, n: int, key: bytes, phase: int) -> bytes:
+            with memoryview(data) as view:
+                return apply_mask(view[start : start + n], key, phase)
+
+        return unmask
+
+    c_mask, from_buffer = lib.wsfast_mask, ffi.from_buffer
+
+    def unmask_c(data: Any, start: int, n: int, key: bytes, phase: int) -> bytes:
+        if n < 2:  # b"" and one-byte objects may be shared: not ours to fill
+            return apply_mask(bytes(data[start : start + n]), key, phase)
+        out = new(n)
+        with from_buffer(data) as src:
+            c_mask(src + start, out, n, key, phase & 3)
+        return out
+
+    return unmask_c
+
+
 def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
     """wsproto's XorMaskerSimple, FrameDecoder and MessageDecoder over wsfast.
 
@@ -206,7 +237,8 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
     no_rsv = fp.RsvBits(False, False, False)
     text = Opcode.TEXT
     unpack_q = struct.Struct("!Q").unpack_from
-    apply_mask, apply_mask_inplace = api.apply_mask, api.apply_mask_inplace
+    apply_mask_inplace = api.apply_mask_inplace
+    unmask = _slice_unmasker(api)
 
     class XorMaskerSimple:
         """wsproto's masker: ``process(data) -> bytearray``, key phase kept across calls."""
@@ -337,14 +369,10 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
                         if size and end <= len(d):
                             self._pos = end
                             start = end - length
-                            if length > 4096:
-                                chunk: Any = memoryview(d)[start:end]
-                            else:
-                                chunk = d[start:end]
                             if b1 & 0x80:
-                                payload = apply_mask(chunk, d[start - 4 : start])
+                                payload = unmask(d, start, length, bytes(d[start - 4 : start]), 0)
                             else:
-                                payload = bytes(chunk)
+                                payload = bytes(d[start:end])
                             return Frame(opcode, payload, True, True)
             if not self.header and not self.parse_header():
                 return None
@@ -365,8 +393,7 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
 
             masker = self.masker
             if type(masker) is XorMaskerSimple:
-                chunk = d[p : p + take] if take <= 4096 else memoryview(d)[p : p + take]
-                payload: Any = apply_mask(chunk, masker._key, masker._phase)
+                payload: Any = unmask(d, p, take, masker._key, masker._phase)
                 masker._phase = (masker._phase + take) & 3
             else:
                 payload = masker.process(bytearray(d[p : p + take]))
@@ -431,24 +458,54 @@ def _patch_wsproto(b: list[_Binding], api: Any) -> None:
     _rebind(b, fp, "MessageDecoder", message_decoder, "wsproto")
 
 
+def _direct_unmasker(api: Any) -> Callable[[int, bytes], tuple[bytes, Any]] | None:
+    """``start(length, key) -> (out, write)`` for the C backend on CPython: ``out`` is a new
+    bytes object of ``length`` bytes that ``write(data, n, at)`` fills with the first ``n``
+    bytes of ``data`` unmasked, at offset ``at`` and key phase ``at``; what apply_mask does for a whole payload, for one
+    that arrives in pieces, without joining them afterwards.  The object is filled before
+    anything else sees it, as the backend's own apply_mask fills its output.  None for a
+    backend that cannot (the pure one): pieces are then unmasked apart and joined."""
+    backend = api.backend
+    ffi = getattr(backend, "ffi", None)
+    lib = getattr(backend, "lib", None)
+    new = getattr(backend, "_output", None)
+    if ffi is None or lib is None or new is None or not getattr(backend, "_FILL_BYTES", False):
+        return None
+    c_mask, from_buffer = lib.wsfast_mask, ffi.from_buffer
+
+    def start(length: int, key: bytes) -> tuple[bytes, Any]:
+        out = new(length)
+        dst = from_buffer("uint8_t[]", out)
+
+        def write(data: Any, n: int, at: int) -> None:
+            with from_buffer(data) as src:
+                c_mask(src, dst + at, n, key, at & 3)
+
+        return out, write
+
+    return start
+
+
 def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
     """websockets' ``Frame.parse`` reading straight from its ``StreamReader``.
 
     The original reads a frame with four ``read_exact`` sub-generators, each slicing and
-    deleting the front of the reader's buffer, then masks a copy of the payload.  This one
-    looks at the buffered bytes once: when the header is complete and acceptable, it consumes
-    it, waits for the payload exactly where ``read_exact(length)`` would (same buffer contents
-    at every pause, same ``EOFError``), and unmasks the payload from the buffer in one pass.
-    Anything else (a header still arriving, an invalid opcode or masking, a payload over
-    ``max_size``, another reader) goes to the original, untouched buffer and all, so every
-    error is websockets' own.  Frames are built, passed through extensions and checked by the
-    same code as in the original.
+    deleting the front of the reader's buffer, then masks a copy of the payload; a payload
+    that spans reads sits in the buffer meanwhile, and every read appended to it reallocates
+    and copies it.  This one looks at the buffered bytes once: when the header is complete and
+    acceptable, it consumes it, and unmasks the payload out of the buffer as it arrives
+    (pausing exactly when ``read_exact(length)`` would, with the same ``EOFError`` at the end of
+    the stream), so the buffer never holds more than one read.  Anything else (a header still
+    arriving, an invalid opcode or masking, a payload over ``max_size``, another reader) goes
+    to the original, untouched buffer and all, so every error is websockets' own.  Frames are
+    built, passed through extensions and checked by the same code as in the original.
     """
     parse0 = frames.Frame.__dict__["parse"].__func__
     read_exact0 = streams.StreamReader.read_exact
     opcodes = {int(op): op for op in frames.Opcode}
     unpack_q = struct.Struct("!Q").unpack_from
-    apply_mask = api.apply_mask
+    unmask = _slice_unmasker(api)
+    direct = _direct_unmasker(api)
 
     def parse(
         cls: Any,
@@ -480,26 +537,43 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
                     and length >= 0
                     and (max_size is None or length <= max_size)
                 ):
-                    key = bytes(buf[size - 4 : size]) if mask else None
                     end = size + length
-                    if n < end:
-                        # The payload is still arriving: from here on, what read_exact does.
+                    data: Any
+                    if n >= end:  # the whole frame is here
+                        if mask:
+                            data = unmask(buf, size, length, bytes(buf[size - 4 : size]), 0)
+                        else:
+                            data = buf[size:end]
+                        del buf[:end]
+                    elif not mask:
                         del buf[:size]
-                        while len(reader.buffer) < length:
+                        data = yield from read_exact(length)
+                    else:
+                        key = bytes(buf[size - 4 : size])
+                        del buf[:size]
+                        parts: list[bytes] = []
+                        if direct is not None:
+                            data, write = direct(length, key)
+                        got = 0
+                        while True:
+                            take = min(len(buf), length - got)
+                            if take:
+                                if direct is not None:
+                                    write(buf, take, got)
+                                else:
+                                    parts.append(unmask(buf, 0, take, key, got))
+                                del buf[:take]
+                                got += take
+                            if got == length:
+                                break
                             if reader.eof:
-                                have = len(reader.buffer)
                                 raise EOFError(
-                                    f"stream ends after {have} bytes, expected {length} bytes"
+                                    f"stream ends after {got} bytes, expected {length} bytes"
                                 )
                             yield
-                        buf = reader.buffer
-                        size, end = 0, length
-                    if key is None:
-                        data: Any = buf[size:end]
-                    else:
-                        with memoryview(buf) as view:
-                            data = apply_mask(view[size:end], key)
-                    del buf[:end]
+                            buf = reader.buffer
+                        if direct is None:
+                            data = b"".join(parts)
                     frame = cls(
                         opcode,
                         data,

@@ -1,0 +1,228 @@
+"""wsproto and websockets, unpatched and patched by wsfast.patch(), side by side in one run.
+
+    python bench/patched_peers.py              # 9 rounds, medians and ratios
+    python bench/patched_peers.py --rounds 3   # quicker, noisier
+
+Each workload is a stream of masked client frames, each one a whole text message, cut into
+64 KiB reads as a socket hands them over, and decoded by a server-side connection the way its
+users get messages:
+
+- wsproto: ``wsproto.connection.Connection(SERVER)``, ``receive_data`` per read, then every
+  ``TextMessage`` from ``events()`` (its MessageDecoder has decoded and checked the UTF-8);
+- websockets: ``websockets.protocol.Protocol(SERVER)``, ``receive_data`` per read, then every
+  frame from ``events_received()``, its text decoded as its connection's assembler does.
+
+The two modes run interleaved, round after round (unpatch, time; patch, time), so both see
+the same machine; each round times enough repetitions for 50 ms, and the tables give the
+medians.  Before any timing, both modes' results are checked against the messages sent.
+Targets (issue 5): wsproto 2x at 125 B and 5x at 64 KiB, websockets 2x at 64 KiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import random
+import statistics
+import struct
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Callable
+
+if __package__ in (None, ""):  # run as a script from a checkout: use that checkout's wsfast
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import wsfast
+from wsfast import integrations
+
+KiB = 1024
+READ = 64 * KiB  # bytes per receive_data call
+MIN_NS = 50_000_000  # per sample
+
+
+def text(size: int, rng: random.Random, kind: str) -> bytes:
+    """``size`` bytes of valid UTF-8: JSON-like ASCII, or mostly ASCII with some accented
+    letters and euro signs ("mixed": CPython's decoder leaves its ASCII fast path)."""
+    words = ['{"id":', "1234,", '"name":', '"frame",', '"mask":', "true}", "payload", "ok"]
+    if kind == "mixed":
+        words += ["héllo", "naïve", "€uro"]
+    out = bytearray()
+    while len(out) < size:
+        out += rng.choice(words).encode() + b" "
+    del out[size:]
+    try:
+        out.decode()
+    except UnicodeDecodeError as exc:  # a code point cut at the end: spaces instead
+        out[exc.start :] = b" " * (size - exc.start)
+    return bytes(out)
+
+
+def masked(payload: bytes, key: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x81, 0x80 | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x81, 0xFE, n)
+    else:
+        head = struct.pack("!BBQ", 0x81, 0xFF, n)
+    k = int.from_bytes((key * (n // 4 + 1))[:n], "little")
+    return head + key + (int.from_bytes(payload, "little") ^ k).to_bytes(n, "little")
+
+
+def stream(size: int, total: int, seed: int, kind: str) -> tuple[list[str], list[bytes]]:
+    rng = random.Random(seed)
+    msgs = [text(size, rng, kind) for _ in range(max(1, total // size))]
+    data = b"".join(masked(m, rng.randbytes(4)) for m in msgs)
+    return [m.decode() for m in msgs], [data[i : i + READ] for i in range(0, len(data), READ)]
+
+
+# --- the libraries, as their users drive them ------------------------------------------------
+
+
+def wsproto_run(chunks: list[bytes], keep: bool = False) -> Any:
+    from wsproto.connection import Connection, ConnectionType
+    from wsproto.events import TextMessage
+
+    conn = Connection(ConnectionType.SERVER)
+    out: list[str] = []
+    parts: list[str] = []
+    n = 0
+    for chunk in chunks:
+        conn.receive_data(chunk)
+        for event in conn.events():
+            if type(event) is not TextMessage:
+                raise AssertionError(f"unexpected {event!r}")
+            if event.message_finished:
+                n += 1
+            if keep:  # the check, outside the timing: messages joined from their parts
+                parts.append(event.data)
+                if event.message_finished:
+                    out.append("".join(parts))
+                    parts = []
+    return out if keep else n
+
+
+def websockets_run(chunks: list[bytes], keep: bool = False) -> Any:
+    from websockets.frames import Opcode
+    from websockets.protocol import Protocol, Side, State
+
+    p = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
+    out: list[str] = []
+    n = 0
+    for chunk in chunks:
+        p.receive_data(chunk)
+        for frame in p.events_received():
+            if frame.opcode is not Opcode.TEXT or not frame.fin:
+                raise AssertionError(f"unexpected {frame!r}")
+            message = frame.data.decode()  # what its assembler does with a whole message
+            n += 1
+            if keep:
+                out.append(message)
+    if p.parser_exc is not None:
+        raise p.parser_exc
+    return out if keep else n
+
+
+# --- timing ------------------------------------------------------------------------------------
+
+
+def sample(fn: Callable[[list[bytes]], Any], chunks: list[bytes], loops: int) -> float:
+    gc.collect()
+    t0 = time.perf_counter_ns()
+    for _ in range(loops):
+        fn(chunks)
+    return (time.perf_counter_ns() - t0) / loops
+
+
+def calibrate(fn: Callable[[list[bytes]], Any], chunks: list[bytes]) -> int:
+    loops = 1
+    while True:
+        t = sample(fn, chunks, loops) * loops
+        if t >= MIN_NS:
+            return loops
+        loops = max(loops + 1, int(loops * MIN_NS / max(t, 1) * 1.1))
+
+
+WORKLOADS = [
+    # (library, run, message size, stream size, target ratio)
+    ("wsproto", wsproto_run, 125, 256 * KiB, 2.0),
+    ("wsproto", wsproto_run, 64 * KiB, 2 * 1024 * KiB, 5.0),
+    ("websockets", websockets_run, 64 * KiB, 2 * 1024 * KiB, 2.0),
+    ("websockets", websockets_run, 125, 256 * KiB, None),
+]
+
+
+def label(size: int) -> str:
+    return f"{size // KiB} KiB" if size % KiB == 0 else f"{size} B"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9)")
+    parser.add_argument(
+        "--text",
+        choices=["ascii", "mixed"],
+        default="ascii",
+        help="ascii: JSON-like (default); mixed: with accented letters and euro signs",
+    )
+    args = parser.parse_args(argv)
+
+    integrations.unpatch()
+    print(
+        f"wsfast {wsfast.__version__}, {wsfast.BACKEND} backend, kernels {wsfast.KERNELS}; "
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.machine()}"
+    )
+    jobs = []
+    for seed, (lib, run, size, total, target) in enumerate(WORKLOADS):
+        try:
+            ver = version(lib)
+        except Exception:  # noqa: BLE001 - not installed
+            print(f"{lib}: not installed, skipped")
+            continue
+        msgs, chunks = stream(size, total, seed, args.text)
+        for mode in ("unpatched", "patched"):
+            if mode == "patched":
+                integrations.patch(lib)
+            got = run(chunks, keep=True)
+            integrations.unpatch()
+            if got != msgs:
+                raise SystemExit(f"{lib} {mode} decoded the {label(size)} stream wrongly")
+        name = f"{lib} {ver}, {len(msgs)} x {label(size)} {args.text} text"
+        jobs.append((name, lib, run, chunks, len(msgs), target, {"unpatched": [], "patched": []}))
+
+    loops = {}
+    for name, lib, run, chunks, _n, _t, _times in jobs:
+        loops[name, "unpatched"] = calibrate(run, chunks)
+        integrations.patch(lib)
+        loops[name, "patched"] = calibrate(run, chunks)
+        integrations.unpatch()
+
+    for r in range(args.rounds):
+        for name, lib, run, chunks, _n, _t, times in jobs:
+            times["unpatched"].append(sample(run, chunks, loops[name, "unpatched"]))
+            integrations.patch(lib)
+            times["patched"].append(sample(run, chunks, loops[name, "patched"]))
+            integrations.unpatch()
+        print(f"round {r + 1}/{args.rounds}", end="\r", file=sys.stderr, flush=True)
+
+    print(f"\nmedians of {args.rounds} interleaved rounds, {label(READ)} reads, messages per second")
+    width = max(len(j[0]) for j in jobs)
+    print(f"{'workload':<{width}}  {'unpatched':>12}  {'patched':>12}  {'ratio':>7}  target")
+    failed = []
+    for name, _lib, _run, _chunks, n, target, times in jobs:
+        a = statistics.median(times["unpatched"])
+        b = statistics.median(times["patched"])
+        ratio = a / b
+        verdict = "-" if target is None else f">= {target:g}x " + ("met" if ratio >= target else "MISSED")
+        if target is not None and ratio < target:
+            failed.append(name)
+        print(f"{name:<{width}}  {n / a * 1e9:>12,.0f}  {n / b * 1e9:>12,.0f}  {ratio:>6.2f}x  {verdict}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
