@@ -369,6 +369,7 @@ static size_t utf8_blocks_ssse3(const uint8_t *data, size_t len)
 {
     __m128i prev = _mm_setzero_si128();
     size_t i = 0;
+    int prev_ascii = 1; /* the start is a code point boundary */
 
     for (; i + 64 <= len; i += 64) {
         const uint8_t *p = data + i;
@@ -378,15 +379,17 @@ static size_t utf8_blocks_ssse3(const uint8_t *data, size_t len)
         __m128i v3 = _mm_loadu_si128((const __m128i *)(p + 48));
         __m128i any = _mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3));
         if (_mm_movemask_epi8(any) == 0) {
-            /* All ASCII: valid unless a sequence from the block before is cut short. */
-            if (i > 0 && ends_unfinished(p))
+            /* After a non-ASCII block: valid unless a sequence it began is cut short. */
+            if (!prev_ascii && ends_unfinished(p))
                 return i;
+            prev_ascii = 1;
         } else {
             __m128i e = _mm_or_si128(utf8_errors_ssse3(v0, prev), utf8_errors_ssse3(v1, v0));
             e = _mm_or_si128(e, utf8_errors_ssse3(v2, v1));
             e = _mm_or_si128(e, utf8_errors_ssse3(v3, v2));
             if (_mm_movemask_epi8(_mm_cmpeq_epi8(e, _mm_setzero_si128())) != 0xffff)
                 return i;
+            prev_ascii = 0;
         }
         prev = v3;
     }
@@ -439,18 +442,22 @@ static size_t utf8_blocks_avx2(const uint8_t *data, size_t len)
 {
     __m256i prev = _mm256_setzero_si256();
     size_t i = 0;
+    int prev_ascii = 1; /* the start is a code point boundary */
 
     for (; i + 64 <= len; i += 64) {
         const uint8_t *p = data + i;
         __m256i v0 = _mm256_loadu_si256((const __m256i *)p);
         __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + 32));
         if (_mm256_movemask_epi8(_mm256_or_si256(v0, v1)) == 0) {
-            if (i > 0 && ends_unfinished(p))
+            /* After a non-ASCII block: valid unless a sequence it began is cut short. */
+            if (!prev_ascii && ends_unfinished(p))
                 return i;
+            prev_ascii = 1;
         } else {
             __m256i e = _mm256_or_si256(utf8_errors_avx2(v0, prev), utf8_errors_avx2(v1, v0));
             if (!_mm256_testz_si256(e, e))
                 return i;
+            prev_ascii = 0;
         }
         prev = v1;
     }
@@ -487,6 +494,7 @@ static size_t utf8_blocks_neon(const uint8_t *data, size_t len)
 {
     uint8x16_t prev = vdupq_n_u8(0);
     size_t i = 0;
+    int prev_ascii = 1; /* the start is a code point boundary */
 
     for (; i + 64 <= len; i += 64) {
         const uint8_t *p = data + i;
@@ -496,14 +504,17 @@ static size_t utf8_blocks_neon(const uint8_t *data, size_t len)
         uint8x16_t v3 = vld1q_u8(p + 48);
         uint8x16_t any = vorrq_u8(vorrq_u8(v0, v1), vorrq_u8(v2, v3));
         if (vmaxvq_u8(any) < 0x80) {
-            if (i > 0 && ends_unfinished(p))
+            /* After a non-ASCII block: valid unless a sequence it began is cut short. */
+            if (!prev_ascii && ends_unfinished(p))
                 return i;
+            prev_ascii = 1;
         } else {
             uint8x16_t e = vorrq_u8(utf8_errors_neon(v0, prev), utf8_errors_neon(v1, v0));
             e = vorrq_u8(e, utf8_errors_neon(v2, v1));
             e = vorrq_u8(e, utf8_errors_neon(v3, v2));
             if (vmaxvq_u8(e) != 0)
                 return i;
+            prev_ascii = 0;
         }
         prev = v3;
     }
