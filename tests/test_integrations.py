@@ -161,6 +161,18 @@ def spy_on(api: Any) -> types.SimpleNamespace:
 
     spy.apply_mask = counted("apply_mask", api.apply_mask)
     spy.apply_mask_inplace = counted("apply_mask_inplace", api.apply_mask_inplace)
+    # the integrations also call the C backend's masking kernel directly
+    spy.backend = types.SimpleNamespace(**vars(api.backend))
+    if hasattr(api.backend, "lib"):
+        real = api.backend.lib
+
+        class Lib:
+            wsfast_mask = staticmethod(counted("c_mask", real.wsfast_mask))
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        spy.backend.lib = Lib()
 
     class Utf8Validator(api.Utf8Validator):
         def feed(self, data: Any) -> None:
@@ -198,7 +210,9 @@ def compare(run: Callable[[], Any], patch: Callable[..., Any], name: str, used: 
     patch(name)
     after = run()
     assert after == before
-    if used:
+    if used == "mask":  # any of wsfast's ways to mask
+        assert sum(patch.calls[k] for k in ("apply_mask", "apply_mask_inplace", "c_mask")), name
+    elif used:
         assert patch.calls[used] > 0, f"patched {name} never called wsfast's {used}"
     return before
 
@@ -233,7 +247,7 @@ def test_wsproto_gives_the_same_events(patching, side):
     def run() -> dict:
         return {k: wsproto_events(chunks, side == "client") for k, chunks in runs.items()}
 
-    events = compare(run, patching, "wsproto", "apply_mask" if key else None)
+    events = compare(run, patching, "wsproto", "mask" if key else None)
     # the traffic reached the cases it is there for
     closes = {k[0]: v[-2] for k, v in events.items() if k[1] == "whole"}
     assert "code=<CloseReason.NORMAL_CLOSURE: 1000>, reason='bye 👋'" in closes["messages"]
@@ -295,16 +309,58 @@ def test_websockets_gives_the_same_frames_and_errors(patching, side, max_size):
         [f[:1], f[1:3], f[3:5], f[5:9], f[9:13], f[13:]]
     ]
     runs["eof-in-payload", "odd-pieces"] = [frame(2, b"y" * 1000, key=key)[:500]]
+    # bytes and bytearray reads mixed (only bytes reach the parser directly)
+    for conv in ("messages", "invalid-utf8-big"):
+        pieces = chunkings(conversations(key)[conv])["odd-pieces"]
+        runs[conv, "mixed-types"] = [bytearray(c) if i % 3 == 1 else c for i, c in enumerate(pieces)]
+    # data after a close frame, in the same read and in later ones
+    tail = frame(8, close_payload(1000), key=key) + frame(1, b"after close", key=key)
+    runs["data-after-close", "whole"] = [messages(key)[:200], tail + frame(2, BIG, key=key)[:9]]
 
     def run() -> dict:
         return {k: websockets_run(chunks, side == "client", max_size) for k, chunks in runs.items()}
 
-    out = compare(run, patching, "websockets", "apply_mask" if key else None)
+    out = compare(run, patching, "websockets", "mask" if key else None)
     if max_size:
         assert "PayloadTooBig" in repr(out["messages", "whole"][-2])
     else:
         assert "'bye 👋'" in repr(out["messages", "whole"][-2])
     assert "EOFError('stream ends after" in repr(out["eof-in-payload", "odd-pieces"])
+
+
+@needs("websockets")
+def test_websockets_server_handshake_then_frames_and_a_failure_mid_payload(patching):
+    # ServerProtocol: the handshake and the first frames in one read, a big frame cut short by
+    # the application failing the connection, then more input and the end of the stream.
+    from websockets.http11 import Request
+    from websockets.server import ServerProtocol
+
+    def run() -> list:
+        out = []
+        for fail_at in (None, 3):
+            p = ServerProtocol()
+            reads = [REQUEST + frame(1, b"hi") + frame(2, BIG)[:30000]]
+            reads += [frame(2, BIG)[30000:50000], frame(2, BIG)[50000:] + frame(1, TEXT)]
+            for i, data in enumerate(reads):
+                p.receive_data(data)
+                if fail_at == i + 1:
+                    p.fail(1001, "going")
+                events = p.events_received()
+                for e in events:
+                    if isinstance(e, Request):
+                        p.send_response(p.accept(e))
+                out.append([e.path if isinstance(e, Request) else (e.opcode, bytes(e.data))
+                            for e in events])
+                out.append([server_frames(d) if d[:4] != b"HTTP" else d[:12]
+                            for d in p.data_to_send()])
+            p.receive_eof()
+            out.append((p.state, repr(p.parser_exc), p.close_code, p.data_to_send()))
+        return out
+
+    out = compare(run, patching, "websockets", "mask")
+    assert ["/", (1, b"hi")] in out
+    assert [(2, BIG), (1, TEXT)] in out  # not failed: the big frame and the next one
+    assert "(8, True, b'\\x03\\xe9going')" in repr(out)  # the application's close frame
 
 
 @needs("websockets")
@@ -537,7 +593,7 @@ def over_socket(
                 closes.clear()
         return out
 
-    return {k: v[0] + v[1] for k, v in compare(run, patch, name, "apply_mask").items()}
+    return {k: v[0] + v[1] for k, v in compare(run, patch, name, "mask").items()}
 
 
 def echoed(out: list) -> list[bytes]:
@@ -669,7 +725,7 @@ def test_patch_uses_the_backend_under_test(patching, api):
     if lib is None:
         pytest.skip("none of tornado, wsproto, ws4py is installed")
     patching(lib)
-    assert integrations._patched[lib][0].backend is api.backend
+    assert integrations._patched[lib][0].backend.__name__ == api.backend.__name__
 
 
 def test_wsfast_patch_uses_the_backend_wsfast_runs_on():

@@ -597,11 +597,232 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
     return classmethod(parse)
 
 
+def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """websockets' ``Protocol.parse`` and ``Protocol.receive_data`` for a server reading masked
+    frames straight from the bytes it is given.
+
+    The original appends every read to its StreamReader's bytearray, then a chain of
+    generators (``at_eof``, ``Frame.parse``, four ``read_exact``) takes each frame back out of
+    it.  Here ``receive_data`` hands its bytes to the parser when the parser asks for them
+    (between frames, or inside a masked payload, with nothing buffered): frames whole in them
+    are unmasked from them at once, a payload still arriving is unmasked into its bytes object
+    piece by piece, and only what is left (a partial header) is appended to the reader's
+    buffer.  Everything else (client side, a partial header, anything to reject, extensions'
+    frames with reserved bits alike) goes through the reader and ``Frame.parse`` exactly as in
+    the original, which this generator otherwise repeats line for line (websockets 17), with
+    the same errors, logging and close codes.  Input not yet parsed is put back into the
+    reader's buffer before anything that could hand the connection over (a close frame, an
+    error), so ``discard()`` finds it where it would have been.
+    """
+    Frame = protocol.Frame
+    SERVER = protocol.SERVER
+    CloseCode = protocol.CloseCode
+    ProtocolError, PayloadTooBig = protocol.ProtocolError, protocol.PayloadTooBig
+    CLOSE = protocol.CLOSE
+    receive_data0 = protocol.Protocol.receive_data
+    opcodes = {int(op): op for op in protocol.Opcode} if hasattr(protocol, "Opcode") else None
+    if opcodes is None:
+        from websockets.frames import Opcode
+
+        opcodes = {int(op): op for op in Opcode}
+    unpack_q = struct.Struct("!Q").unpack_from
+    unmask = _slice_unmasker(api)
+    direct = _direct_unmasker(api)
+
+    def receive_data(self: Any, data: Any) -> None:
+        if self.__dict__.get("_wsfast_waiting") is self.parser and type(data) is bytes:
+            self._wsfast_waiting = None
+            self._wsfast_input = data
+            next(self.parser)
+        else:
+            receive_data0(self, data)
+
+    receive_data.__doc__ = receive_data0.__doc__
+
+    def parse(self: Any) -> Any:
+        reader = self.reader
+        src: bytes | None = None  # bytes handed over by receive_data, from ``pos`` on
+        pos = 0
+        fast = self.side is SERVER
+        try:
+            while True:
+                # at_eof(), with the handed-over bytes counting as buffered
+                while True:
+                    if src is not None and pos < len(src) or reader.buffer:
+                        break
+                    src = None
+                    if reader.eof:
+                        if self.debug:
+                            self.logger.debug("< EOF")
+                        raise EOFError("unexpected end of stream")
+                    if fast and not reader.buffer:
+                        self._wsfast_waiting = self.parser
+                    yield
+                    self._wsfast_waiting = None
+                    src, pos = self.__dict__.pop("_wsfast_input", None), 0
+
+                max_size = None
+
+                if self.max_message_size is not None:
+                    if self.current_size is None:
+                        max_size = self.max_message_size
+                    else:
+                        max_size = self.max_message_size - self.current_size
+
+                if self.max_fragment_size is not None:
+                    if max_size is None:
+                        max_size = self.max_fragment_size
+                    else:
+                        max_size = min(max_size, self.max_fragment_size)
+
+                frame = None
+                if src is not None and not reader.buffer:
+                    n = len(src) - pos
+                    if n >= 2:
+                        head1, head2 = src[pos], src[pos + 1]
+                        opcode = opcodes.get(head1 & 0x0F)
+                        length = head2 & 0x7F
+                        size = 6
+                        if length == 126:
+                            size = 8
+                            length = (src[pos + 2] << 8) | src[pos + 3] if n >= 4 else -1
+                        elif length == 127:
+                            size = 14
+                            length = unpack_q(src, pos + 2)[0] if n >= 10 else -1
+                        if (
+                            opcode is not None
+                            and head2 & 0x80
+                            and n >= size
+                            and length >= 0
+                            and (max_size is None or length <= max_size)
+                        ):
+                            key = src[pos + size - 4 : pos + size]
+                            pos += size
+                            if n >= size + length:
+                                data = unmask(src, pos, length, key, 0)
+                                pos += length
+                            else:
+                                # The payload is still arriving: unmask what has come, then
+                                # each following read, into the payload's own bytes.
+                                parts: list[bytes] = []
+                                if direct is not None:
+                                    data, write = direct(length, key)
+                                got = 0
+                                while True:
+                                    if src is not None:
+                                        take = min(len(src) - pos, length - got)
+                                        if take:
+                                            if direct is not None:
+                                                with memoryview(src) as view:
+                                                    write(view[pos : pos + take], take, got)
+                                            else:
+                                                parts.append(unmask(src, pos, take, key, got))
+                                            pos += take
+                                            got += take
+                                    buf = reader.buffer
+                                    if got < length and buf:
+                                        take = min(len(buf), length - got)
+                                        if direct is not None:
+                                            write(buf, take, got)
+                                        else:
+                                            parts.append(unmask(buf, 0, take, key, got))
+                                        del buf[:take]
+                                        got += take
+                                    if got == length:
+                                        break
+                                    src = None
+                                    if reader.eof:
+                                        raise EOFError(
+                                            f"stream ends after {got} bytes, expected {length} bytes"
+                                        )
+                                    self._wsfast_waiting = self.parser
+                                    yield
+                                    self._wsfast_waiting = None
+                                    src, pos = self.__dict__.pop("_wsfast_input", None), 0
+                                if direct is None:
+                                    data = b"".join(parts)
+                            frame = Frame(
+                                opcode,
+                                data,
+                                True if head1 & 0x80 else False,
+                                True if head1 & 0x40 else False,
+                                True if head1 & 0x20 else False,
+                                True if head1 & 0x10 else False,
+                            )
+                            for extension in reversed(self.extensions):
+                                frame = extension.decode(frame, max_size=max_size)
+                            frame.check()
+
+                if frame is None:
+                    if src is not None:  # what is left goes where the original keeps it
+                        reader.buffer += src[pos:] if pos else src
+                        src = None
+                    # During a normal closure, execution ends here on the next
+                    # iteration of the loop after receiving a close frame. At
+                    # this point, recv_frame() replaced parse() by discard().
+                    frame = yield from Frame.parse(
+                        reader.read_exact,
+                        mask=self.side is SERVER,
+                        max_size=max_size,
+                        extensions=self.extensions,
+                    )
+
+                if self.debug:
+                    self.logger.debug("< %s", frame)
+
+                if frame.opcode is CLOSE and src is not None:
+                    reader.buffer += src[pos:]
+                    src = None
+                self.recv_frame(frame)
+
+        except BaseException as exc:
+            if src is not None and pos < len(src):
+                reader.buffer += src[pos:]
+            src = None
+            if isinstance(exc, ProtocolError):
+                self.fail(CloseCode.PROTOCOL_ERROR, str(exc))
+                self.parser_exc = exc
+            elif isinstance(exc, EOFError):
+                self.fail(CloseCode.ABNORMAL_CLOSURE, str(exc))
+                self.parser_exc = exc
+            elif isinstance(exc, UnicodeDecodeError):
+                self.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                self.parser_exc = exc
+            elif isinstance(exc, PayloadTooBig):
+                exc.set_current_size(self.current_size)
+                self.fail(CloseCode.MESSAGE_TOO_BIG, str(exc))
+                self.parser_exc = exc
+            elif isinstance(exc, Exception):
+                self.logger.error("parser failed", exc_info=True)
+                # Don't include exception details, which may be security-sensitive.
+                self.fail(CloseCode.INTERNAL_ERROR)
+                self.parser_exc = exc
+            else:
+                raise
+
+        # During an abnormal closure, execution ends here after catching an
+        # exception. At this point, fail() replaced parse() by discard().
+        yield
+        raise AssertionError("parse() shouldn't step after error")
+
+    parse.__doc__ = protocol.Protocol.parse.__doc__
+    return parse, receive_data
+
+
 def _patch_websockets(b: list[_Binding], api: Any) -> None:
     import websockets.utils
+    import websockets.version
     from websockets import frames, streams
 
     _rebind(b, frames.Frame, "parse", _websockets_parse(frames, streams, api), "websockets")
+    # The server's receive path, for the versions whose Protocol.parse it repeats.
+    major = int(websockets.version.version.split(".")[0])
+    if major == 17:
+        from websockets import protocol
+
+        parse, receive_data = _websockets_protocol(protocol, api)
+        _rebind(b, protocol.Protocol, "parse", parse, "websockets")
+        _rebind(b, protocol.Protocol, "receive_data", receive_data, "websockets")
     # Its compiled apply_mask (websockets.speedups) costs less per call than a cffi call and
     # masks as fast: only the pure-Python fallback, used where speedups was not built, is
     # replaced, in the modules that bound it at import.
