@@ -12,6 +12,7 @@ replacements call the backend wsfast runs on (``wsfast.BACKEND``) at the time of
 
 from __future__ import annotations
 
+import codecs
 import importlib.util
 import struct
 from typing import Any, Callable
@@ -235,7 +236,10 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
     # first header bytes of a final frame without reserved bits, by opcode
     single_frame_opcodes = {0x80 | op: op for op in Opcode if op != Opcode.CONTINUATION}
     no_rsv = fp.RsvBits(False, False, False)
-    text = Opcode.TEXT
+    text, continuation = Opcode.TEXT, Opcode.CONTINUATION
+    # what wsproto's getincrementaldecoder("utf-8") returns, looked up once
+    Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+    utf_8_decode = codecs.utf_8_decode
     unpack_q = struct.Struct("!Q").unpack_from
     apply_mask_inplace = api.apply_mask_inplace
     unmask = _slice_unmasker(api)
@@ -429,12 +433,16 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
             return frame
 
     class MessageDecoder(message_decoder0):  # type: ignore[misc, valid-type]
+        # wsproto's process_frame, line for line, with its UTF-8 decoding done directly: a
+        # text message in one frame is decoded at once (a fresh incremental decoder given the
+        # whole input with final=True raises the same UnicodeDecodeError as bytes.decode, so
+        # ParseFailed keeps its message), and a fragment goes through the message's
+        # incremental decoder as its decode() would (buffer + input, codecs.utf_8_decode,
+        # the undecoded rest kept in its buffer), without the method call.
         def process_frame(self, frame: Any) -> Any:
-            # A text message in one frame: one decode, no incremental decoder.  A fresh
-            # incremental decoder given the whole input with final=True raises the same
-            # UnicodeDecodeError as bytes.decode, so ParseFailed keeps its message.
+            opcode = frame.opcode
             if (
-                frame.opcode is text
+                opcode is text
                 and self.opcode is None
                 and frame.frame_finished
                 and frame.message_finished
@@ -444,7 +452,45 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
                 except UnicodeDecodeError as exc:
                     raise ParseFailed(str(exc), invalid_data)  # noqa: B904 - as wsproto
                 return Frame(text, data, True, True)
-            return super().process_frame(frame)
+
+            assert not opcode.iscontrol()
+
+            if self.opcode is None:
+                if opcode is continuation:
+                    msg = "unexpected CONTINUATION"
+                    raise ParseFailed(msg)
+                self.opcode = opcode
+            elif opcode is not continuation:
+                msg = f"expected CONTINUATION, got {opcode!r}"
+                raise ParseFailed(msg)
+
+            if opcode is text:
+                self.decoder = Utf8Decoder()
+
+            finished = frame.frame_finished and frame.message_finished
+
+            decoder = self.decoder
+            if decoder is None:
+                data = frame.payload
+            else:
+                assert isinstance(frame.payload, (bytes, bytearray))
+                try:
+                    if type(decoder) is Utf8Decoder:
+                        pending = decoder.buffer + frame.payload
+                        data, used = utf_8_decode(pending, decoder.errors, finished)
+                        decoder.buffer = pending[used:]
+                    else:
+                        data = decoder.decode(frame.payload, finished)
+                except UnicodeDecodeError as exc:
+                    raise ParseFailed(str(exc), invalid_data)  # noqa: B904 - as wsproto
+
+            frame = Frame(self.opcode, data, frame.frame_finished, finished)
+
+            if finished:
+                self.opcode = None
+                self.decoder = None
+
+            return frame
 
     return XorMaskerSimple, FrameDecoder, MessageDecoder
 
