@@ -75,3 +75,60 @@ def test_build_flags_are_baseline_only():
     assert flags, "no compile flags printed"
     for flag in flags:
         assert not flag.startswith(("-march", "-mtune", "-mavx", "-msse4", "-mcpu", "/arch")), flag
+
+
+@pytest.fixture(scope="module")
+def builder():
+    """The cffi builder's functions, loaded in this process (it only declares: no compile)."""
+    if not BUILDER.exists() or not (ROOT / "csrc" / "wsfast.h").exists():
+        pytest.skip("the cffi builder and the C sources are not next to these tests")
+    pytest.importorskip("pycparser")
+    import runpy
+
+    return runpy.run_path(str(BUILDER))
+
+
+def test_msvc_gets_optimisation_and_no_instruction_set_flag(builder, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(sys, "version", "3.13.0 (main) [MSC v.1940 64 bit (AMD64)]")
+    assert builder["compile_args"]() == ["/O2"]
+
+
+def test_gcc_on_windows_gets_the_gcc_flags(builder, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(sys, "version", "3.13.0 [GCC 14.2.0 64 bit (AMD64)]")
+    assert builder["compile_args"]() == ["-O3", "-Wall", "-Wextra"]
+
+
+def test_the_stable_abi_is_used_only_where_it_exists(builder, monkeypatch):
+    import sysconfig
+    import types
+
+    uses_limited_api = builder["uses_limited_api"]
+    regular = sys.implementation.name == "cpython" and not sysconfig.get_config_var(
+        "Py_GIL_DISABLED"
+    )
+    assert uses_limited_api() == (regular and not hasattr(sys, "gettotalrefcount"))
+    with monkeypatch.context() as m:  # PyPy: no stable ABI
+        m.setattr(sys, "implementation", types.SimpleNamespace(name="pypy"))
+        assert uses_limited_api() is False
+    with monkeypatch.context() as m:  # free-threaded CPython: no limited API
+        m.setattr(sysconfig, "get_config_var", lambda name: 1 if name == "Py_GIL_DISABLED" else 0)
+        assert uses_limited_api() is False
+    with monkeypatch.context() as m:  # a debug build
+        m.setattr(sys, "gettotalrefcount", lambda: 0, raising=False)
+        assert uses_limited_api() is False
+
+
+def test_the_version_is_read_from_the_version_file(builder, tmp_path):
+    assert builder["read_version"](str(ROOT / "wsfast" / "_version.py")) == wsfast.__version__
+    empty = tmp_path / "_version.py"
+    empty.write_text("version = '1.0'\n")
+    with pytest.raises(RuntimeError, match="no __version__ in"):
+        builder["read_version"](str(empty))
+
+
+def test_the_cdef_is_the_marked_part_of_the_header(builder, tmp_path):
+    header = tmp_path / "h.h"
+    header.write_text("#include <x.h>\n/* cdef begin */\nint f(void);\n/* cdef end */\nint g;\n")
+    assert builder["read_cdef"](str(header)) == "\nint f(void);\n"

@@ -55,8 +55,7 @@ def writable(buffer: Any) -> memoryview:
 
 
 def phase_of(offset: Any) -> int:
-    if type(offset) is not int:
-        if not hasattr(offset, "__index__"):
-            raise TypeError(f"offset must be an integer, not {type(offset).__name__}")
-        offset = offset.__index__()
-    return offset & 3
+    """The key phase of an offset that is not an int (callers do ``offset & 3`` for ints)."""
+    if not hasattr(offset, "__index__"):
+        raise TypeError(f"offset must be an integer, not {type(offset).__name__}")
+    return offset.__index__() & 3

@@ -1,0 +1,53 @@
+"""Corner cases of the backend functions (wsfast/_pure.py and its C twin) that the public API
+never reaches but that both twins promise in csrc/wsfast.h: a rejected UTF-8 state stays
+rejected, an extension's RSV1 marks a compressed message, and a scanner that failed stays
+failed.  Each is checked on both backends, against what the header documents."""
+
+from __future__ import annotations
+
+from wsfast import _codes as C
+
+from .framing import client_frame
+
+UNLIMITED = 2**64 - 1
+REJECT = 8  # WSFAST_UTF8_REJECT
+
+
+def records(batches: list) -> list[tuple[int, bytes]]:
+    """(kind, payload) of every frame in a scanner's batches."""
+    out = []
+    for same, payloads, recs in batches:
+        kinds = [same] * len(payloads) if recs is None else [r[2] for r in recs]
+        out += zip(kinds, payloads)
+    return out
+
+
+def test_a_rejected_utf8_state_stays_rejected_at_the_first_byte(api):
+    for data in (b"", b"abc", "\u00e9".encode()):
+        assert api.backend.utf8_feed(REJECT, data) == (REJECT, 0)
+
+
+def test_a_negotiated_rsv1_marks_every_frame_of_a_compressed_message(api):
+    scanner = api.backend.Scanner(False, True, 0x40, UNLIMITED, UNLIMITED)
+    compressed = b"\xf2\x48\xcd\xc9\xc9\x07\x00"  # deflate output: not UTF-8, not validated
+    stream = client_frame(1, compressed[:4], fin=False, rsv=0x40) + client_frame(0, compressed[4:])
+    got = records(scanner.feed(stream))
+    assert scanner.error is None
+    text_first = C.R_TEXT | C.R_RSV1 | C.R_FIRST | 0x1
+    text_last = C.R_TEXT | C.R_RSV1 | C.R_FIN | 0x0
+    assert got == [(text_first, compressed[:4]), (text_last, compressed[4:])]
+
+
+def test_rsv1_on_a_continuation_is_refused_even_with_the_extension(api):
+    scanner = api.backend.Scanner(False, True, 0x40, UNLIMITED, UNLIMITED)
+    stream = client_frame(2, b"a", fin=False, rsv=0x40) + client_frame(0, b"b", rsv=0x40)
+    assert [kind & 0x0F for kind, _ in records(scanner.feed(stream))] == [2]
+    assert scanner.error == (C.E_RSV, 0x40, 0)
+
+
+def test_a_failed_scanner_returns_nothing_more_and_keeps_its_first_error(api):
+    scanner = api.backend.Scanner(False, True, 0, UNLIMITED, UNLIMITED)
+    assert scanner.feed(b"\x83\x80") == []  # reserved opcode 3
+    assert scanner.error == (C.E_RESERVED_OPCODE, 3, 0)
+    assert scanner.feed(client_frame(1, b"fine")) == []
+    assert scanner.error == (C.E_RESERVED_OPCODE, 3, 0)
