@@ -10,8 +10,9 @@
 # UBSan finding aborts the process (halt_on_error, -fno-sanitize-recover) and fails the run.
 # Leak detection is off: CPython keeps its own allocations alive until exit on purpose.
 #
-# With WSFAST_FORCE_KERNEL support in the C file, KERNELS="scalar sse2 avx2" runs the suite
-# once per kernel (default: the kernel the dispatcher picks).
+# The api fixture already runs the C tests under every kernel the CPU has; KERNELS="scalar sse2"
+# instead runs the whole suite once per named kernel (WSFAST_FORCE_KERNEL), for the tests that
+# use the kernel chosen at import.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python3}
