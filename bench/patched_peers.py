@@ -10,7 +10,8 @@ users get messages:
 - wsproto: ``wsproto.connection.Connection(SERVER)``, ``receive_data`` per read, then every
   ``TextMessage`` from ``events()`` (its MessageDecoder has decoded and checked the UTF-8);
 - websockets: ``websockets.protocol.Protocol(SERVER)``, ``receive_data`` per read, then every
-  frame from ``events_received()``, its text decoded as its connection's assembler does.
+  frame from ``events_received()``, its text decoded as its connection's assembler does (and,
+  for reference, the frames alone, as its sans-I/O layer delivers them).
 
 The two modes run interleaved, round after round (unpatch, time; patch, time), so both see
 the same machine; each round times enough repetitions for 50 ms, and the tables give the
@@ -105,25 +106,31 @@ def wsproto_run(chunks: list[bytes], keep: bool = False) -> Any:
     return out if keep else n
 
 
-def websockets_run(chunks: list[bytes], keep: bool = False) -> Any:
+def websockets_run(chunks: list[bytes], keep: bool = False, decode: bool = True) -> Any:
     from websockets.frames import Opcode
     from websockets.protocol import Protocol, Side, State
 
     p = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
-    out: list[str] = []
+    out: list[Any] = []
     n = 0
     for chunk in chunks:
         p.receive_data(chunk)
         for frame in p.events_received():
             if frame.opcode is not Opcode.TEXT or not frame.fin:
                 raise AssertionError(f"unexpected {frame!r}")
-            message = frame.data.decode()  # what its assembler does with a whole message
+            # what its assembler does with a whole text message
+            message = frame.data.decode() if decode else frame.data
             n += 1
             if keep:
-                out.append(message)
+                out.append(message if decode else message.decode())
     if p.parser_exc is not None:
         raise p.parser_exc
     return out if keep else n
+
+
+def websockets_frames(chunks: list[bytes], keep: bool = False) -> Any:
+    """Its sans-I/O layer alone: the frames, text left undecoded (bytes)."""
+    return websockets_run(chunks, keep, decode=False)
 
 
 # --- timing ------------------------------------------------------------------------------------
@@ -152,6 +159,8 @@ WORKLOADS = [
     ("wsproto", wsproto_run, 64 * KiB, 2 * 1024 * KiB, 5.0),
     ("websockets", websockets_run, 64 * KiB, 2 * 1024 * KiB, 2.0),
     ("websockets", websockets_run, 125, 256 * KiB, None),
+    ("websockets", websockets_frames, 64 * KiB, 2 * 1024 * KiB, None),
+    ("websockets", websockets_frames, 125, 256 * KiB, None),
 ]
 
 
@@ -191,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             integrations.unpatch()
             if got != msgs:
                 raise SystemExit(f"{lib} {mode} decoded the {label(size)} stream wrongly")
-        name = f"{lib} {ver}, {len(msgs)} x {label(size)} {args.text} text"
+        what = "frames only" if run is websockets_frames else f"{args.text} text"
+        name = f"{lib} {ver}, {len(msgs)} x {label(size)} {what}"
         jobs.append((name, lib, run, chunks, len(msgs), target, {"unpatched": [], "patched": []}))
 
     loops = {}

@@ -85,6 +85,7 @@ def messages(key: bytes | None) -> bytes:
             frame(1, b"", **k),
             frame(2, b"\x00\xff" * 62 + b"!", **k),  # 125 bytes
             frame(1, TEXT[:126], **k),  # 16-bit length
+            frame(2, BIG[:3001], **k),  # over 2 KiB, under 4 KiB
             frame(2, BIG, **k),
             frame(1, TEXT[:cut], fin=False, **k),
             frame(9, b"are you there?", **k),

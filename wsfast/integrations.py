@@ -187,35 +187,44 @@ def quad_classes(api: Any) -> tuple[type[KeyedMasker], type[NullMasker], type[Qu
 # One function per library: rebind its lookup names, return the bindings to restore.
 
 
-def _slice_unmasker(api: Any) -> Callable[[Any, int, int, bytes, int], bytes]:
+def _slice_unmasker(
+    api: Any, small: Callable[[bytes, bytes], bytes] | None = None
+) -> Callable[[Any, int, int, bytes, int], bytes]:
     """``unmask(data, start, n, key, phase) -> bytes``: ``data[start:start + n]`` unmasked,
-    read in place from ``data`` (bytes or bytearray).  With the C backend on CPython, one cffi
-    call into a new bytes object, as its apply_mask does; elsewhere apply_mask on a view.
-    Either way nothing refers to ``data`` afterwards, so a bytearray can be resized."""
+    read from ``data`` (bytes or bytearray), which nothing refers to afterwards (a bytearray
+    can be resized).  Up to 2 KiB the slice is copied and masked by ``apply_mask`` (or by
+    ``small(chunk, key)`` at phase 0, a peer's own compiled masker where one call of it costs
+    less than a cffi call); above, with the C backend on CPython, one cffi call reads the
+    slice in place into a new bytes object, as the backend's apply_mask fills its output;
+    elsewhere apply_mask on a view."""
     backend = api.backend
     apply_mask = api.apply_mask
     ffi = getattr(backend, "ffi", None)
     lib = getattr(backend, "lib", None)
     new = getattr(backend, "_output", None)
-    if ffi is None or lib is None or new is None or not getattr(backend, "_FILL_BYTES", False):
+    in_place = not (
+        ffi is None or lib is None or new is None or not getattr(backend, "_FILL_BYTES", False)
+    )
+    c_mask = lib.wsfast_mask if in_place else None
+    from_buffer = ffi.from_buffer if in_place else None
 
-        def unmask(data: Any, start: int, n: int, key: bytes, phase: int) -> bytes:
-            with memoryview(data) as view:
-                return apply_mask(view[start : start + n], key, phase)
+    def unmask(data: Any, start: int, n: int, key: bytes, phase: int) -> bytes:
+        if n <= 2048:
+            chunk = data[start : start + n]
+            if type(chunk) is not bytes:
+                chunk = bytes(chunk)
+            if small is not None and not phase & 3:
+                return small(chunk, key)
+            return apply_mask(chunk, key, phase)
+        if in_place:
+            out = new(n)
+            # the cdata dies with this call, releasing a bytearray's buffer (CPython only)
+            c_mask(from_buffer(data) + start, out, n, key, phase & 3)
+            return out
+        with memoryview(data) as view:
+            return apply_mask(view[start : start + n], key, phase)
 
-        return unmask
-
-    c_mask, from_buffer = lib.wsfast_mask, ffi.from_buffer
-
-    def unmask_c(data: Any, start: int, n: int, key: bytes, phase: int) -> bytes:
-        if n < 2:  # b"" and one-byte objects may be shared: not ours to fill
-            return apply_mask(bytes(data[start : start + n]), key, phase)
-        out = new(n)
-        with from_buffer(data) as src:
-            c_mask(src + start, out, n, key, phase & 3)
-        return out
-
-    return unmask_c
+    return unmask
 
 
 def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
@@ -506,8 +515,8 @@ def _patch_wsproto(b: list[_Binding], api: Any) -> None:
 
 def _direct_unmasker(api: Any) -> Callable[[int, bytes], tuple[bytes, Any]] | None:
     """``start(length, key) -> (out, write)`` for the C backend on CPython: ``out`` is a new
-    bytes object of ``length`` bytes that ``write(data, n, at)`` fills with the first ``n``
-    bytes of ``data`` unmasked, at offset ``at`` and key phase ``at``; what apply_mask does for a whole payload, for one
+    bytes object of ``length`` bytes that ``write(data, start, n, at)`` fills with
+    ``data[start:start + n]`` unmasked, at offset ``at`` and key phase ``at``; what apply_mask does for a whole payload, for one
     that arrives in pieces, without joining them afterwards.  The object is filled before
     anything else sees it, as the backend's own apply_mask fills its output.  None for a
     backend that cannot (the pure one): pieces are then unmasked apart and joined."""
@@ -523,13 +532,23 @@ def _direct_unmasker(api: Any) -> Callable[[int, bytes], tuple[bytes, Any]] | No
         out = new(length)
         dst = from_buffer("uint8_t[]", out)
 
-        def write(data: Any, n: int, at: int) -> None:
-            with from_buffer(data) as src:
-                c_mask(src, dst + at, n, key, at & 3)
+        def write(data: Any, start: int, n: int, at: int) -> None:
+            # the cdata dies with this call, releasing a bytearray's buffer (CPython only)
+            c_mask(from_buffer(data) + start, dst + at, n, key, at & 3)
 
         return out, write
 
     return start
+
+
+def _websockets_small_mask() -> Callable[[bytes, bytes], bytes] | None:
+    """websockets' compiled apply_mask, where it was built: on a small payload one call of it
+    costs a fraction of a cffi call, with the same result."""
+    try:
+        from websockets.speedups import apply_mask
+    except ImportError:
+        return None
+    return apply_mask  # type: ignore[no-any-return]
 
 
 def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
@@ -550,7 +569,7 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
     read_exact0 = streams.StreamReader.read_exact
     opcodes = {int(op): op for op in frames.Opcode}
     unpack_q = struct.Struct("!Q").unpack_from
-    unmask = _slice_unmasker(api)
+    unmask = _slice_unmasker(api, _websockets_small_mask())
     direct = _direct_unmasker(api)
 
     def parse(
@@ -605,7 +624,7 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
                             take = min(len(buf), length - got)
                             if take:
                                 if direct is not None:
-                                    write(buf, take, got)
+                                    write(buf, 0, take, got)
                                 else:
                                     parts.append(unmask(buf, 0, take, key, got))
                                 del buf[:take]
@@ -672,7 +691,7 @@ def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], C
 
         opcodes = {int(op): op for op in Opcode}
     unpack_q = struct.Struct("!Q").unpack_from
-    unmask = _slice_unmasker(api)
+    unmask = _slice_unmasker(api, _websockets_small_mask())
     direct = _direct_unmasker(api)
 
     def receive_data(self: Any, data: Any) -> None:
@@ -759,8 +778,7 @@ def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], C
                                         take = min(len(src) - pos, length - got)
                                         if take:
                                             if direct is not None:
-                                                with memoryview(src) as view:
-                                                    write(view[pos : pos + take], take, got)
+                                                write(src, pos, take, got)
                                             else:
                                                 parts.append(unmask(src, pos, take, key, got))
                                             pos += take
@@ -769,7 +787,7 @@ def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], C
                                     if got < length and buf:
                                         take = min(len(buf), length - got)
                                         if direct is not None:
-                                            write(buf, take, got)
+                                            write(buf, 0, take, got)
                                         else:
                                             parts.append(unmask(buf, 0, take, key, got))
                                         del buf[:take]
