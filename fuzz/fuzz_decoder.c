@@ -1,15 +1,20 @@
 /*
  * libFuzzer harness for wsfast_decode and wsfast_move_buffer (the batch decoder).
  *
- * Input: byte 0 configures the decoder, byte 1 drives the chunking, the rest is the byte
- * stream received.  The stream is decoded twice:
+ * Input: byte 0 configures the decoder, byte 1 drives the chunking and the kernels, byte 2
+ * the sinks, the rest is the byte stream received.  The stream is decoded twice:
  *   - whole: one call, a buffer exactly as large as the stream (offsets are stream offsets, so
  *     every payload is checked against the stream, unmasked by the reference);
  *   - chunked: chunks of 0..N bytes chosen by a generator seeded from byte 1, into a buffer that
  *     starts small and grows on WSFAST_NEED_ROOM the way wsfast/_cbackend.py grows it (a new
  *     allocation, wsfast_move_buffer, the old one freed), and shrinks again when idle.
  * Both must give the same records (kind, close code, payload bytes) and the same error
- * (status, value, position), each run under a masking/UTF-8 kernel picked by byte 1.  Every record, every error and the decoder state are checked
+ * (status, value, position), each run under a masking/UTF-8 kernel picked by byte 1.
+ * Byte 2 turns on sinks (large frames received straight into a buffer of their own, as
+ * wsfast/_cbackend.py does for 64 KiB-16 MiB frames) at small thresholds, so that a frame
+ * completed in its sink, an error inside one, and the bytes after one are all compared too.
+ * Every batch's layout (the struct format Python unpacks payloads with) and shared kind are
+ * recomputed from its records.  Every record, every error and the decoder state are checked
  * against invariants from RFC 6455 after every call.
  */
 #include "../csrc/wsfast.c"
@@ -41,8 +46,13 @@ static void put(bytes_t *b, const void *p, size_t n)
 typedef struct {
     uint32_t flags, rsv_allowed;
     uint64_t max_frame, max_message;
+    uint64_t sink_min, sink_max;
     size_t initial_capacity;
 } config_t;
+
+/* The sink handed to the decoder for the frame it asked one for: an exact-size allocation, so
+ * ASan sees any byte written past it. */
+static uint8_t *sink;
 
 typedef struct {
     bytes_t log;        /* every record: kind, close code, length, payload */
@@ -61,16 +71,49 @@ static void check_state(const wsfast_decoder *d)
 {
     CHECK(d->begin <= d->end);
     CHECK(d->end <= d->capacity);
-    if (d->frame_open) {
+    if (d->frame_open && d->sink != NULL) {
+        /* its payload goes to the sink: the buffer holds at most its header */
+        CHECK(d->sink == sink);
+        CHECK(d->frame_done <= d->frame_length);
+        CHECK(d->frame_length >= d->sink_min && d->frame_length <= d->sink_max);
+        CHECK((d->frame_kind & 0x0f) < 8);
+    } else if (d->frame_open) {
         CHECK(d->frame_payload >= d->begin + 2);
         CHECK(d->frame_payload <= d->begin + 14);
         CHECK(d->frame_done <= d->frame_length);
         CHECK(d->frame_payload + d->frame_done <= d->end);
         CHECK(d->frame_length <= d->max_frame);
+    } else {
+        CHECK(d->sink == NULL);
     }
     CHECK(d->message_opcode <= 2);
     CHECK(d->utf8_state <= WSFAST_UTF8_REJECT);
     CHECK(d->message_size <= d->max_message || d->message_opcode == 0);
+}
+
+/* The batch's layout, written again from its records: for each, the bytes skipped since the
+ * previous payload ("<n>x", left out when 0) and its payload ("<n>s"); and the kind all share. */
+static void check_layout(const wsfast_decoder *d, int count)
+{
+    char want[WSFAST_MAX_RECORDS * 48];
+    size_t n = 0;
+    uint32_t same = d->records[0].kind;
+    int i;
+
+    for (i = 0; i < count; i++) {
+        const wsfast_record *rec = &d->records[i];
+        if (i > 0) {
+            uint64_t gap = rec->offset - (rec[-1].offset + rec[-1].length);
+            if (gap)
+                n += (size_t)snprintf(want + n, sizeof want - n, "%llux", (unsigned long long)gap);
+            if (rec->kind != same)
+                same = WSFAST_MIXED_KINDS;
+        }
+        n += (size_t)snprintf(want + n, sizeof want - n, "%llus", (unsigned long long)rec->length);
+    }
+    CHECK(d->layout_size == n);
+    CHECK(memcmp(d->layout, want, n) == 0);
+    CHECK(d->same_kind == same);
 }
 
 /* One batch of records.  `whole`: buffer offsets are stream offsets. */
@@ -80,23 +123,33 @@ static void take_records(const wsfast_decoder *d, int count, result_t *r, const 
     uint64_t previous_end = 0;
     int i;
 
+    if (d->sink_record) {
+        /* one frame, completed in its sink; the layout is not used for it */
+        CHECK(count == 1);
+        CHECK(d->records[0].offset == 0);
+        CHECK(d->records[0].length >= d->sink_min && d->records[0].length <= d->sink_max);
+    } else if (count > 0) {
+        check_layout(d, count);
+    }
     for (i = 0; i < count; i++) {
         const wsfast_record *rec = &d->records[i];
         uint32_t op = rec->kind & 0x0f;
-        const uint8_t *payload = d->buffer + rec->offset;
+        const uint8_t *payload = d->sink_record ? sink : d->buffer + rec->offset;
         uint32_t code32 = rec->close_code;
         uint64_t length = rec->length;
 
-        CHECK(rec->offset >= previous_end);
-        CHECK(rec->offset + rec->length <= d->end);
-        CHECK(rec->offset >= 2);
-        previous_end = rec->offset + rec->length;
+        if (!d->sink_record) {
+            CHECK(rec->offset >= previous_end);
+            CHECK(rec->offset + rec->length <= d->end);
+            CHECK(rec->offset >= 2);
+            previous_end = rec->offset + rec->length;
+        }
         CHECK(data_opcode(op) || control_opcode(op));
         CHECK((rec->kind & ~(uint32_t)0xff) == 0);
         CHECK(rec->length <= d->max_frame);
         CHECK(!r->closed);  /* nothing after a close frame */
 
-        if (whole) {
+        if (whole && !d->sink_record) {
             /* The payload is the stream's bytes, unmasked with the key just before them. */
             const uint8_t *wire = stream + rec->offset;
             uint64_t k;
@@ -176,7 +229,13 @@ static void check_error(const wsfast_decoder *d, result_t *r)
         uint64_t upto = arrived < d->frame_length ? arrived : d->frame_length;
         CHECK(d->frame_open);
         CHECK(r->message_text || (d->frame_kind & 0x0f) == 1);
-        put(&r->message, d->buffer + d->frame_payload, (size_t)upto);
+        if (d->sink != NULL) {
+            /* what arrived was unmasked into the (zeroed) sink: past it, zeros, valid UTF-8 */
+            upto = d->frame_length;
+            put(&r->message, sink, (size_t)upto);
+        } else {
+            put(&r->message, d->buffer + d->frame_payload, (size_t)upto);
+        }
         at = ref_utf8(r->message.data, r->message.len, &complete);
         if (at < r->message.len) {
             CHECK(d->error_position == at);
@@ -185,6 +244,7 @@ static void check_error(const wsfast_decoder *d, result_t *r)
             CHECK(!complete);
             CHECK(d->frame_kind & WSFAST_R_FIN);
             CHECK(upto == d->frame_length);
+            CHECK(d->frame_done == d->frame_length);
             CHECK(d->error_position == r->message.len);
         }
     } else if (d->error == WSFAST_E_CLOSE_UTF8) {
@@ -233,8 +293,25 @@ static int drain(wsfast_decoder *d, int rc, result_t *r, const uint8_t *stream, 
         CHECK(rc <= WSFAST_MAX_RECORDS);
         CHECK(d->error == 0);
         take_records(d, rc, r, stream, whole);
-        if (rc < WSFAST_MAX_RECORDS)
+        if (d->sink_record) {
+            /* the frame is out of its sink; the bytes after it wait in the buffer */
+            CHECK(d->sink == NULL && !d->frame_open);
+            free(sink);
+            sink = NULL;
+        } else if (d->want_sink) {
+            /* A large frame opened before its payload arrived: give it a sink, as the Python
+             * side does, and go on.  Zeroed, so that an error check can read all of it. */
+            CHECK(d->frame_open && sink == NULL && d->sink == NULL);
+            CHECK(d->want_sink == d->frame_length);
+            CHECK(d->frame_length >= d->sink_min && d->frame_length <= d->sink_max);
+            CHECK(d->frame_done == 0 && d->end - d->frame_payload < d->frame_length);
+            sink = calloc(1, (size_t)d->want_sink);
+            CHECK(sink != NULL);
+            d->sink = sink;
+            d->want_sink = 0;
+        } else if (rc < WSFAST_MAX_RECORDS) {
             return 0;
+        }
         rc = wsfast_decode(d, nothing, 0);
         CHECK(rc != -WSFAST_NEED_ROOM);
     }
@@ -248,6 +325,8 @@ static wsfast_decoder *new_decoder(const config_t *c, size_t capacity)
     d->rsv_allowed = c->rsv_allowed;
     d->max_frame = c->max_frame;
     d->max_message = c->max_message;
+    d->sink_min = c->sink_min;
+    d->sink_max = c->sink_max;
     /* malloc, not calloc: ASan/MSan see a read of bytes the decoder never wrote */
     d->buffer = malloc(capacity ? capacity : 1);
     CHECK(d->buffer != NULL);
@@ -259,6 +338,8 @@ static void free_decoder(wsfast_decoder *d)
 {
     free(d->buffer);
     free(d);
+    free(sink);  /* a frame left open in its sink (truncated input, or an error) */
+    sink = NULL;
 }
 
 static void run_whole(const config_t *c, const uint8_t *stream, size_t n, result_t *r)
@@ -297,7 +378,10 @@ static void run_chunked(const config_t *c, const uint8_t *stream, size_t n, uint
             uint8_t *bigger = malloc((size_t)capacity);
             uint8_t *old = d->buffer;
             CHECK(d->need > d->capacity);
-            CHECK(d->need >= d->end - d->begin + len);
+            if (d->frame_open && d->sink != NULL)  /* room for what follows the sink's frame */
+                CHECK(d->need == len - (d->frame_length - d->frame_done));
+            else
+                CHECK(d->need >= d->end - d->begin + len);
             CHECK(bigger != NULL);
             CHECK(wsfast_move_buffer(d, bigger, capacity) == 0);
             free(old);
@@ -327,15 +411,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const uint64_t frame_limits[4] = {UINT64_MAX, 0, 125, 1000};
     static const uint64_t message_limits[4] = {UINT64_MAX, 0, 200, 70000};
     static const size_t capacities[4] = {1, 16, 256, 65536};
+    static const uint64_t sink_mins[4] = {0, 1, 126, 1000};  /* 0: no sinks */
+    static const uint64_t sink_maxs[2] = {300, 1 << 20};
     config_t c;
     result_t whole, chunked;
     uint8_t flags, seed;
     int kernels[8], nkernels;
 
-    if (size < 2)
+    if (size < 3)
         return 0;
     flags = data[0];
     seed = data[1];
+    c.sink_min = sink_mins[data[2] & 3];
+    c.sink_max = sink_maxs[(data[2] >> 2) & 1];
     c.flags = flags & 3;  /* WSFAST_CLIENT | WSFAST_STRICT */
     c.rsv_allowed = (flags & 4) ? 0x40 : 0;
     c.max_frame = frame_limits[(flags >> 3) & 3];
@@ -348,9 +436,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&whole, 0, sizeof whole);
     memset(&chunked, 0, sizeof chunked);
     ref_use_kernel(kernels[((seed >> 4) & 3) % nkernels]);
-    run_whole(&c, data + 2, size - 2, &whole);
+    run_whole(&c, data + 3, size - 3, &whole);
     ref_use_kernel(kernels[(seed >> 6) % nkernels]);
-    run_chunked(&c, data + 2, size - 2, seed, &chunked);
+    run_chunked(&c, data + 3, size - 3, seed, &chunked);
 
     /* Any chunking, the same records and the same error (5.4: the result never depends on how
      * the bytes arrived). */

@@ -127,17 +127,25 @@ def conversations(masked: bool) -> list[bytes]:
 
 def decoder_seeds() -> list[bytes]:
     # harness bytes: configuration (bit 0 client, bit 1 strict, bit 2 rsv1 allowed, bits 3-4
-    # frame limit, bits 5-6 message limit), then the chunking seed
+    # frame limit, bits 5-6 message limit), the chunking and kernel seed, the sinks (bits 0-1
+    # threshold: none, 1, 126, 1000 bytes; bit 2 largest: 300 bytes or 1 MiB)
     seeds = []
     for client, masked in ((0, True), (1, False)):
         for stream in conversations(masked):
-            for config, chunking in ((2 | client, 0), (client, 0x0D), (2 | client | 4, 0x22)):
-                seeds.append(bytes([config, chunking]) + stream)
+            for config, chunking, sinks in (
+                (2 | client, 0, 0),
+                (client, 0x0D, 0x06),
+                (2 | client | 4, 0x22, 0x05),
+                (2 | client, 0x61, 0x07),
+            ):
+                seeds.append(bytes([config, chunking, sinks]) + stream)
         for i, (_, hexdata, unmasked) in enumerate(RFC_5_7):
             if unmasked == bool(client):
-                seeds.append(bytes([2 | client, i]) + bytes.fromhex(hexdata))
-    seeds.append(bytes([2 | 0x28, 3]) + frame(2, b"q" * 130))  # frame limit 125
-    seeds.append(bytes([2 | 0x40, 5]) + frame(2, b"q" * 150, fin=False) + frame(0, b"q" * 60))
+                seeds.append(bytes([2 | client, i, i & 3]) + bytes.fromhex(hexdata))
+    seeds.append(bytes([2 | 0x28, 3, 0]) + frame(2, b"q" * 130))  # frame limit 125
+    seeds.append(
+        bytes([2 | 0x40, 5, 6]) + frame(2, b"q" * 150, fin=False) + frame(0, b"q" * 60)
+    )
     return seeds
 
 
@@ -168,7 +176,7 @@ def atheris_seeds() -> list[bytes]:
     # the atheris harness reads one configuration byte, then the stream
     seeds = []
     for seed in decoder_seeds():
-        seeds.append(seed[:1] + seed[2:])
+        seeds.append(seed[:1] + seed[3:])
     return seeds
 
 
