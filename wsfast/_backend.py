@@ -13,7 +13,7 @@ from typing import Any
 from . import _pure, decoder, encoder, frames, masking, utf8
 
 
-def load_c() -> Any:
+def load_c() -> Any:  # C backend only
     """The C backend module; ImportError when the extension is missing."""
     from . import _cbackend
 
@@ -27,9 +27,9 @@ def choose() -> tuple[str, Any, bool]:
         if require:
             raise ImportError("WSFAST_REQUIRE_EXTENSIONS=1 conflicts with WSFAST_NO_EXTENSIONS=1")
         return "python", _pure, False
-    try:
+    try:  # C backend only
         return "c", load_c(), True
-    except ImportError:
+    except ImportError:  # C backend only
         if require:
             raise
         return "python", _pure, False
