@@ -847,3 +847,29 @@ def test_patch_and_unpatch_are_exported():
     assert {"patch", "unpatch"} <= set(wsfast.__all__)
     assert sys.modules["wsfast.integrations"].LIBRARIES == (
         "wsproto", "websockets", "tornado", "autobahn", "ws4py", "aiohttp")
+
+
+def test_patched_peers_bench_checks_and_times_every_workload():
+    # bench/patched_peers.py checks both modes' messages against what was sent before timing;
+    # one round here proves the script still runs (its ratios are for a quiet machine).
+    import os
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "patched_peers.py"
+    if not script.exists():
+        pytest.skip(f"{script} is missing: the benchmarks run from a checkout")
+    if not (installed("wsproto") and installed("websockets")):
+        pytest.skip("wsproto and websockets are needed (pip install -e '.[test,peers]')")
+    env = dict(os.environ)
+    package_root = str(Path(wsfast.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, str(script), "--rounds", "1", "--quick"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode in (0, 1), proc.stderr  # 1: a target missed in this one round
+    out = proc.stdout
+    assert f"{wsfast.BACKEND} backend" in out
+    for line in ("125 B ascii text", "64 KiB ascii text", "64 KiB frames only", "ceiling"):
+        assert line in out, out
