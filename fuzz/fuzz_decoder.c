@@ -11,7 +11,8 @@
  * Both must give the same records (kind, close code, payload bytes) and the same error
  * (status, value, position), each run under a masking/UTF-8 kernel picked by byte 1.
  * Byte 2 turns on sinks (large frames received straight into a buffer of their own, as
- * wsfast/_cbackend.py does for 64 KiB-16 MiB frames) at small thresholds, so that a frame
+ * wsfast/_cbackend.py does for 64 KiB-16 MiB frames) at small thresholds, and chooses how the
+ * call after a sink request looks (empty, or carrying the next chunk), so that a frame
  * completed in its sink, an error inside one, and the bytes after one are all compared too.
  * Every batch's layout (the struct format Python unpacks payloads with) and shared kind are
  * recomputed from its records.  Every record, every error and the decoder state are checked
@@ -53,6 +54,9 @@ typedef struct {
 /* The sink handed to the decoder for the frame it asked one for: an exact-size allocation, so
  * ASan sees any byte written past it. */
 static uint8_t *sink;
+/* Answer a sink request by passing the next chunk with the call that follows, instead of an
+ * empty call first (what wsfast/_cbackend.py does): the header allows both. */
+static int sink_with_input;
 
 typedef struct {
     bytes_t log;        /* every record: kind, close code, length, payload */
@@ -309,6 +313,8 @@ static int drain(wsfast_decoder *d, int rc, result_t *r, const uint8_t *stream, 
             CHECK(sink != NULL);
             d->sink = sink;
             d->want_sink = 0;
+            if (sink_with_input && !whole)
+                return 0;
         } else if (rc < WSFAST_MAX_RECORDS) {
             return 0;
         }
@@ -424,6 +430,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     seed = data[1];
     c.sink_min = sink_mins[data[2] & 3];
     c.sink_max = sink_maxs[(data[2] >> 2) & 1];
+    sink_with_input = (data[2] >> 3) & 1;
     c.flags = flags & 3;  /* WSFAST_CLIENT | WSFAST_STRICT */
     c.rsv_allowed = (flags & 4) ? 0x40 : 0;
     c.max_frame = frame_limits[(flags >> 3) & 3];
