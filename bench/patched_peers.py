@@ -30,9 +30,10 @@ import statistics
 import struct
 import sys
 import time
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script from a checkout: use that checkout's wsfast
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -15,16 +15,17 @@ from __future__ import annotations
 import codecs
 import importlib.util
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = [
-    "patch",
-    "unpatch",
-    "patched",
-    "check_patched",
+    "LIBRARIES",
     "LibraryNotInstalled",
     "UnsupportedVersion",
-    "LIBRARIES",
+    "check_patched",
+    "patch",
+    "patched",
+    "unpatch",
 ]
 
 
@@ -65,7 +66,7 @@ def _version(library: str) -> str:
         from importlib.metadata import version
 
         return version(library)
-    except Exception:  # pragma: no cover - metadata missing in odd installs
+    except Exception:  # noqa: BLE001  # pragma: no cover - metadata missing in odd installs
         return "(unknown version)"
 
 
@@ -136,7 +137,7 @@ class QuadUtf8Validator:
     ``(True, False, 0, total)`` as in wsaccel and autobahn) until ``reset()``.
     """
 
-    __slots__ = ("_validator", "_index", "_rejected")
+    __slots__ = ("_index", "_rejected", "_validator")
     _Validator: Callable[[], Any]
 
     def __init__(self) -> None:
@@ -396,8 +397,7 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
                 return None
             length = header.payload_len
             take = length - self.payload_consumed
-            if take > avail:
-                take = avail
+            take = min(take, avail)
             if not take and length > 0:
                 return None
             self._pos = p + take
@@ -459,7 +459,7 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
                 try:
                     data = frame.payload.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    raise ParseFailed(str(exc), invalid_data)  # noqa: B904 - as wsproto
+                    raise ParseFailed(str(exc), invalid_data)
                 return Frame(text, data, True, True)
 
             assert not opcode.iscontrol()
@@ -491,7 +491,7 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
                     else:
                         data = decoder.decode(frame.payload, finished)
                 except UnicodeDecodeError as exc:
-                    raise ParseFailed(str(exc), invalid_data)  # noqa: B904 - as wsproto
+                    raise ParseFailed(str(exc), invalid_data)
 
             frame = Frame(self.opcode, data, frame.frame_finished, finished)
 
@@ -642,19 +642,17 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
                     frame = cls(
                         opcode,
                         data,
-                        True if head1 & 0x80 else False,
-                        True if head1 & 0x40 else False,
-                        True if head1 & 0x20 else False,
-                        True if head1 & 0x10 else False,
+                        bool(head1 & 0x80),
+                        bool(head1 & 0x40),
+                        bool(head1 & 0x20),
+                        bool(head1 & 0x10),
                     )
                     for extension in reversed(extensions or ()):
                         frame = extension.decode(frame, max_size=max_size)
                     frame.check()
                     return frame
         return (
-            yield from parse0(
-                cls, read_exact, mask=mask, max_size=max_size, extensions=extensions
-            )
+            yield from parse0(cls, read_exact, mask=mask, max_size=max_size, extensions=extensions)
         )
 
     parse.__doc__ = parse0.__doc__
@@ -808,10 +806,10 @@ def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], C
                             frame = Frame(
                                 opcode,
                                 data,
-                                True if head1 & 0x80 else False,
-                                True if head1 & 0x40 else False,
-                                True if head1 & 0x20 else False,
-                                True if head1 & 0x10 else False,
+                                bool(head1 & 0x80),
+                                bool(head1 & 0x40),
+                                bool(head1 & 0x20),
+                                bool(head1 & 0x10),
                             )
                             for extension in reversed(self.extensions):
                                 frame = extension.decode(frame, max_size=max_size)
@@ -857,7 +855,7 @@ def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], C
                 self.fail(CloseCode.MESSAGE_TOO_BIG, str(exc))
                 self.parser_exc = exc
             elif isinstance(exc, Exception):
-                self.logger.error("parser failed", exc_info=True)
+                self.logger.error("parser failed", exc_info=True)  # noqa: G201 - as websockets
                 # Don't include exception details, which may be security-sensitive.
                 self.fail(CloseCode.INTERNAL_ERROR)
                 self.parser_exc = exc
