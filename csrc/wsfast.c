@@ -1038,6 +1038,7 @@ static int open_frame(wsfast_decoder *d)
             kind |= WSFAST_R_RSV1;
     }
     d->frame_open = 1;
+    d->sink = NULL; /* a sink serves the frame it was asked for, never a later one */
     d->frame_payload = d->begin + h.size;
     d->frame_length = h.length;
     d->frame_done = 0;
@@ -1120,24 +1121,21 @@ static int sink_payload(wsfast_decoder *d, const uint8_t *src, uint64_t n)
     return 0;
 }
 
-/* The open frame has a sink: move what the buffer holds of its payload there (the first call
- * after the sink was set; everything after the frame's payload start belongs to it), then
- * take its bytes from the input.  Returns the input bytes used, or -1 on an error. */
-static int64_t fill_sink(wsfast_decoder *d, const uint8_t *input, size_t len)
+/* The open frame has just been given a sink: move what the buffer holds of its payload there
+ * (everything from its payload start belongs to it: a frame complete in the buffer is never
+ * open).  Bytes already unmasked and validated in the buffer are copied; the rest go through
+ * sink_payload. */
+static int drain_into_sink(wsfast_decoder *d)
 {
-    uint64_t take;
+    uint64_t buffered = d->end - d->frame_payload;
+    uint64_t done = d->frame_done;
 
-    if (d->end > d->frame_payload) {
-        if (sink_payload(d, d->buffer + d->frame_payload, d->end - d->frame_payload) != 0)
-            return -1;
-        d->begin = d->end = d->frame_payload = 0;
-    }
-    take = d->frame_length - d->frame_done;
-    if (take > len)
-        take = len;
-    if (take > 0 && sink_payload(d, input, take) != 0)
+    memcpy(d->sink, d->buffer + d->frame_payload, (size_t)done);
+    if (buffered > done &&
+        sink_payload(d, d->buffer + d->frame_payload + done, buffered - done) != 0)
         return -1;
-    return (int64_t)take;
+    d->begin = d->end = d->frame_payload = 0;
+    return 0;
 }
 
 int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
@@ -1151,19 +1149,22 @@ int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
     if (d->error)
         return -16;
     if (d->frame_open && d->sink != NULL) {
-        /* Room for what follows the frame is checked before anything is consumed. */
-        uint64_t rest = d->frame_length - d->frame_done;
-        if (len > rest && d->capacity < len - rest) {
-            d->need = len - rest;
+        uint64_t take;
+        if (d->end > d->frame_payload && drain_into_sink(d) != 0)
+            return -16;
+        /* Room for what follows the frame is checked before any input is consumed (the
+         * buffer is empty now: the frame's bytes are all in the sink). */
+        take = d->frame_length - d->frame_done;
+        if (take > len)
+            take = len;
+        if (len - take > d->capacity) {
+            d->need = len - take;
             return -WSFAST_NEED_ROOM;
         }
-        {
-            int64_t used = fill_sink(d, input, len);
-            if (used < 0)
-                return -16;
-            input += used;
-            len -= (size_t)used;
-        }
+        if (take > 0 && sink_payload(d, input, take) != 0)
+            return -16;
+        input += take;
+        len -= (size_t)take;
         if (d->frame_done < d->frame_length)
             return 0;
         if (finish_frame(d, &d->records[0]) != 0)

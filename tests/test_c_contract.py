@@ -18,12 +18,6 @@ def canaried(size: int) -> bytearray:
     return bytearray([CANARY]) * (size + 64)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="csrc/wsfast.c: the room check before a sink is filled ignores the payload bytes "
-    "already buffered, so what follows the frame is copied past the receive buffer "
-    "(fuzz/regressions/pending/decoder/sink-first-call-carries-input)",
-)
 def test_the_call_after_a_sink_is_set_may_carry_input():
     from wsfast._wsfast import ffi, lib  # type: ignore[import-not-found]
 
