@@ -293,6 +293,10 @@ def websockets_run(data_chunks: list[bytes], client: bool, max_size: int | None)
     p.receive_eof()
     sent = [server_frames(d) if d else d for d in p.data_to_send()]
     out.append((sent, p.state, repr(p.parser_exc), repr(p.close_exc)))
+    try:  # after the end of the stream, more data is refused
+        p.receive_data(frame(1, b"late", key=None if client else KEY))
+    except Exception as exc:  # noqa: BLE001 - whichever it is, the same on both runs
+        out.append(repr(exc))
     return out
 
 

@@ -693,7 +693,11 @@ def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], C
     direct = _direct_unmasker(api)
 
     def receive_data(self: Any, data: Any) -> None:
-        if self.__dict__.get("_wsfast_waiting") is self.parser and type(data) is bytes:
+        if (
+            self.__dict__.get("_wsfast_waiting") is self.parser
+            and type(data) is bytes
+            and not self.reader.eof
+        ):
             self._wsfast_waiting = None
             self._wsfast_input = data
             next(self.parser)
@@ -707,6 +711,10 @@ def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], C
         src: bytes | None = None  # bytes handed over by receive_data, from ``pos`` on
         pos = 0
         fast = self.side is SERVER
+        # the generator running this one (itself, or ServerProtocol.parse around it): input is
+        # taken directly only while it is still the connection's parser (a close frame or a
+        # failure replaces it with discard())
+        me = self.parser
         try:
             while True:
                 # at_eof(), with the handed-over bytes counting as buffered
@@ -718,8 +726,8 @@ def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], C
                         if self.debug:
                             self.logger.debug("< EOF")
                         raise EOFError("unexpected end of stream")
-                    if fast and not reader.buffer:
-                        self._wsfast_waiting = self.parser
+                    if fast and not reader.buffer and self.parser is me:
+                        self._wsfast_waiting = me
                     yield
                     self._wsfast_waiting = None
                     src, pos = self.__dict__.pop("_wsfast_input", None), 0
@@ -797,7 +805,8 @@ def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], C
                                         raise EOFError(
                                             f"stream ends after {got} bytes, expected {length} bytes"
                                         )
-                                    self._wsfast_waiting = self.parser
+                                    if self.parser is me:
+                                        self._wsfast_waiting = me
                                     yield
                                     self._wsfast_waiting = None
                                     src, pos = self.__dict__.pop("_wsfast_input", None), 0
