@@ -57,6 +57,8 @@ static uint8_t *sink;
 /* Answer a sink request by passing the next chunk with the call that follows, instead of an
  * empty call first (what wsfast/_cbackend.py does): the header allows both. */
 static int sink_with_input;
+/* A sink was set and the call that fills it is still to come. */
+static int sink_waiting;
 
 typedef struct {
     bytes_t log;        /* every record: kind, close code, length, payload */
@@ -313,8 +315,10 @@ static int drain(wsfast_decoder *d, int rc, result_t *r, const uint8_t *stream, 
             CHECK(sink != NULL);
             d->sink = sink;
             d->want_sink = 0;
-            if (sink_with_input && !whole)
+            if (sink_with_input && !whole) {
+                sink_waiting = 1;
                 return 0;
+            }
         } else if (rc < WSFAST_MAX_RECORDS) {
             return 0;
         }
@@ -397,8 +401,17 @@ static void run_chunked(const config_t *c, const uint8_t *stream, size_t n, uint
         }
         free(copy);
         pos += len;
+        sink_waiting = 0;
         if (drain(d, rc, r, stream, 0) < 0)
             break;
+        if (pos == n && sink_waiting) {
+            /* The input ended right after a sink was set: the call that fills it, which
+             * validates the payload bytes already buffered, is still owed. */
+            static const uint8_t nothing[1] = {0};
+            sink_waiting = 0;
+            if (drain(d, wsfast_decode(d, nothing, 0), r, stream, 0) < 0)
+                break;
+        }
         if (d->capacity > 256 && d->end - d->begin <= 16 && (ref_rand(&rng) & 1)) {
             /* Idle with a large buffer: move to a small one, as the Python side does. */
             uint8_t *small = malloc(16);
