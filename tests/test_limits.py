@@ -340,3 +340,30 @@ def test_a_decoder_dropped_after_an_error_frees_its_buffers(api):
         assert alive() is None
         released = memory.now() - before
     assert released < 16 * 1024
+
+
+def test_a_decoder_that_took_one_large_read_gives_the_memory_back(api):
+    # 9.5 MB of small messages in one read: the receive buffer grows to hold it, and is not
+    # kept at that size once the decoder is idle again (at the latest after the next read)
+    read = b"".join(server_frame(2, bytes([i % 256]) * 1000) for i in range(9500))
+    with Memory() as memory:
+        before = memory.now()
+        d = api.Decoder(client=True)
+        events = d.feed(read)
+        assert len(events) == 9500 and events[-1] == Message(bytes([9499 % 256]) * 1000, False)
+        del events
+        assert d.feed(server_frame(1, b"next")) == [Message(b"next", True)]
+        held = memory.now() - before
+    assert not CPYTHON or held < MiB
+
+
+def test_many_differently_shaped_batches_decode_and_stay_bounded(api):
+    # every read a different shape of batch (the C backend caches one unpacking format per
+    # shape, a cache that must not grow without end)
+    d = api.Decoder(client=True)
+    with Memory() as memory:
+        for n in range(1, 1201):
+            payloads = [bytes([n % 251]) * n, bytes([n % 13]) * (n % 7)]
+            frames = b"".join(server_frame(2, p) for p in payloads)
+            assert d.feed(frames) == [Message(p, False) for p in payloads]
+    assert memory.peak < SMALL + 64 * 1024

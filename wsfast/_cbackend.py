@@ -235,7 +235,7 @@ class Scanner:
         self._d = d
         self._records = ffi.buffer(d.records)
         self._layout = ffi.buffer(d.layout)
-        if _bytes_new is not None:
+        if _bytes_new is not None:  # pragma: no branch - None only on PyPy (no sinks there)
             d.sink_min, d.sink_max = _SINK_MIN, _SINK_MAX
         self._sink: Any = None  # the object a large frame's payload is going into, and its cdata
         self._use(bytearray(_INITIAL_CAPACITY))
