@@ -59,12 +59,12 @@ run_one() {
     local log=logs/$t.log
     local extra=()
     [[ -n ${MAX_TOTAL_TIME:-} ]] && extra+=("-max_total_time=$MAX_TOTAL_TIME")
-    local start=$SECONDS
+    local start=$SECONDS rc=0
     if [[ $t == atheris ]]; then
         # atheris reads the same flags; the C backend must be the one under test
         WSFAST_REQUIRE_EXTENSIONS=1 python "$FUZZ/atheris_api.py" "work/$t" "seeds/$t" \
             -runs="$runs" -max_len=512 -artifact_prefix="artifacts/$t/" -print_final_stats=1 \
-            "${extra[@]}" >"$log" 2>&1
+            "${extra[@]}" >"$log" 2>&1 || rc=$?
     else
         [[ -x build/fuzz_$t ]] || build
         # 4 KiB: room for 16-bit lengths, 64-byte vector blocks and a full record array (256
@@ -75,9 +75,8 @@ run_one() {
             runs=$((runs / jobs))
         fi
         "./build/fuzz_$t" "work/$t" "seeds/$t" -runs="$runs" -max_len=$max_len \
-            -artifact_prefix="artifacts/$t/" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
+            -artifact_prefix="artifacts/$t/" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1 || rc=$?
     fi
-    local rc=$?
     echo "$t: exit $rc, $((SECONDS - start)) s; $(grep -E 'stat::number_of_executed_units|Done [0-9]+ runs' "$log" | tail -2 | tr '\n' ' ')"
     return $rc
 }
