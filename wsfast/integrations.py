@@ -12,7 +12,6 @@ replacements call the backend wsfast runs on (``wsfast.BACKEND``) at the time of
 
 from __future__ import annotations
 
-import codecs
 import importlib.util
 import struct
 from collections.abc import Callable
@@ -49,11 +48,15 @@ def _current(owner: Any, name: str) -> Any:
     return owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
 
 
-def _rebind(bindings: list[_Binding], owner: Any, name: str, value: Any, library: str) -> None:
+def _rebind(
+    bindings: list[_Binding], owner: Any, name: str, value: Any, library: str
+) -> None:
     try:
         original = _current(owner, name)
     except (KeyError, AttributeError):
-        where = getattr(owner, "__qualname__", None) or getattr(owner, "__name__", repr(owner))
+        where = getattr(owner, "__qualname__", None) or getattr(
+            owner, "__name__", repr(owner)
+        )
         raise UnsupportedVersion(
             f"{library} {_version(library)} has no {where}.{name} to patch"
         ) from None
@@ -88,7 +91,9 @@ class KeyedMasker:
     __slots__ = ("_mask", "_ptr")
     _apply_mask: Callable[..., bytes]
 
-    def __init__(self, mask: bytes | bytearray | memoryview, length: int | None = None) -> None:
+    def __init__(
+        self, mask: bytes | bytearray | memoryview, length: int | None = None
+    ) -> None:
         mask = bytes(mask)
         if len(mask) != 4:
             raise ValueError("mask must contain 4 bytes")
@@ -153,7 +158,11 @@ class QuadUtf8Validator:
     def validate(self, ba: Any) -> tuple[bool, bool, int, int]:
         from .errors import InvalidUTF8
 
-        n = len(ba) if type(ba) is bytes or type(ba) is bytearray else memoryview(ba).nbytes
+        n = (
+            len(ba)
+            if type(ba) is bytes or type(ba) is bytearray
+            else memoryview(ba).nbytes
+        )
         if self._rejected:
             # wsaccel and autobahn scan no byte of an empty chunk, so they call it valid
             return not n, False, 0, self._index
@@ -168,12 +177,18 @@ class QuadUtf8Validator:
         return True, self._validator.complete, n, self._index
 
 
-def quad_classes(api: Any) -> tuple[type[KeyedMasker], type[NullMasker], type[QuadUtf8Validator]]:
+def quad_classes(
+    api: Any,
+) -> tuple[type[KeyedMasker], type[NullMasker], type[QuadUtf8Validator]]:
     """KeyedMasker, NullMasker and QuadUtf8Validator calling ``api`` (a bound backend)."""
     masker = type(
         "KeyedMasker",
         (KeyedMasker,),
-        {"__slots__": (), "_apply_mask": staticmethod(api.apply_mask), "__module__": __name__},
+        {
+            "__slots__": (),
+            "_apply_mask": staticmethod(api.apply_mask),
+            "__module__": __name__,
+        },
     )
     validator = type(
         "QuadUtf8Validator",
@@ -204,7 +219,10 @@ def _slice_unmasker(
     lib = getattr(backend, "lib", None)
     new = getattr(backend, "_output", None)
     in_place = not (
-        ffi is None or lib is None or new is None or not getattr(backend, "_FILL_BYTES", False)
+        ffi is None
+        or lib is None
+        or new is None
+        or not getattr(backend, "_FILL_BYTES", False)
     )
     c_mask = lib.wsfast_mask if in_place else None
     from_buffer = ffi.from_buffer if in_place else None
@@ -246,10 +264,7 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
     # first header bytes of a final frame without reserved bits, by opcode
     single_frame_opcodes = {0x80 | op: op for op in Opcode if op != Opcode.CONTINUATION}
     no_rsv = fp.RsvBits(False, False, False)
-    text, continuation = Opcode.TEXT, Opcode.CONTINUATION
-    # what wsproto's getincrementaldecoder("utf-8") returns, looked up once
-    Utf8Decoder = codecs.getincrementaldecoder("utf-8")
-    utf_8_decode = codecs.utf_8_decode
+    text = Opcode.TEXT
     unpack_q = struct.Struct("!Q").unpack_from
     apply_mask_inplace = api.apply_mask_inplace
     unmask = _slice_unmasker(api)
@@ -334,7 +349,9 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
                     if ok:
                         self._pos = p + size
                         self.masker = masker
-                        self.header = Header(bool(b0 & 0x80), no_rsv, opcode, length, None)
+                        self.header = Header(
+                            bool(b0 & 0x80), no_rsv, opcode, length, None
+                        )
                         self.effective_opcode = opcode
                         self.payload_required = length if opcode >= 8 else 0
                         self.payload_consumed = 0
@@ -384,7 +401,9 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
                             self._pos = end
                             start = end - length
                             if b1 & 0x80:
-                                payload = unmask(d, start, length, bytes(d[start - 4 : start]), 0)
+                                payload = unmask(
+                                    d, start, length, bytes(d[start - 4 : start]), 0
+                                )
                             else:
                                 payload = bytes(d[start:end])
                             return Frame(opcode, payload, True, True)
@@ -413,7 +432,9 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
 
             if self.extensions:
                 for extension in self.extensions:
-                    payload_ = extension.frame_inbound_payload_data(self, bytes(payload))
+                    payload_ = extension.frame_inbound_payload_data(
+                        self, bytes(payload)
+                    )
                     if isinstance(payload_, fp.CloseReason):
                         raise ParseFailed("error in extension", payload_)
                     payload = bytearray(payload_)
@@ -442,16 +463,12 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
             return frame
 
     class MessageDecoder(message_decoder0):  # type: ignore[misc, valid-type]
-        # wsproto's process_frame, line for line, with its UTF-8 decoding done directly: a
-        # text message in one frame is decoded at once (a fresh incremental decoder given the
-        # whole input with final=True raises the same UnicodeDecodeError as bytes.decode, so
-        # ParseFailed keeps its message), and a fragment goes through the message's
-        # incremental decoder as its decode() would (buffer + input, codecs.utf_8_decode,
-        # the undecoded rest kept in its buffer), without the method call.
+        # A text message in one frame is decoded at once (bytes.decode raises the same
+        # UnicodeDecodeError as a fresh incremental decoder given the whole input with
+        # final=True, so ParseFailed keeps its message); everything else is wsproto's own.
         def process_frame(self, frame: Any) -> Any:
-            opcode = frame.opcode
             if (
-                opcode is text
+                frame.opcode is text
                 and self.opcode is None
                 and frame.frame_finished
                 and frame.message_finished
@@ -461,45 +478,7 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
                 except UnicodeDecodeError as exc:
                     raise ParseFailed(str(exc), invalid_data)
                 return Frame(text, data, True, True)
-
-            assert not opcode.iscontrol()
-
-            if self.opcode is None:
-                if opcode is continuation:
-                    msg = "unexpected CONTINUATION"
-                    raise ParseFailed(msg)
-                self.opcode = opcode
-            elif opcode is not continuation:
-                msg = f"expected CONTINUATION, got {opcode!r}"
-                raise ParseFailed(msg)
-
-            if opcode is text:
-                self.decoder = Utf8Decoder()
-
-            finished = frame.frame_finished and frame.message_finished
-
-            decoder = self.decoder
-            if decoder is None:
-                data = frame.payload
-            else:
-                assert isinstance(frame.payload, (bytes, bytearray))
-                try:
-                    if type(decoder) is Utf8Decoder:
-                        pending = decoder.buffer + frame.payload
-                        data, used = utf_8_decode(pending, decoder.errors, finished)
-                        decoder.buffer = pending[used:]
-                    else:
-                        data = decoder.decode(frame.payload, finished)
-                except UnicodeDecodeError as exc:
-                    raise ParseFailed(str(exc), invalid_data)
-
-            frame = Frame(self.opcode, data, frame.frame_finished, finished)
-
-            if finished:
-                self.opcode = None
-                self.decoder = None
-
-            return frame
+            return message_decoder0.process_frame(self, frame)
 
     return XorMaskerSimple, FrameDecoder, MessageDecoder
 
@@ -524,7 +503,12 @@ def _direct_unmasker(api: Any) -> Callable[[int, bytes], tuple[bytes, Any]] | No
     ffi = getattr(backend, "ffi", None)
     lib = getattr(backend, "lib", None)
     new = getattr(backend, "_output", None)
-    if ffi is None or lib is None or new is None or not getattr(backend, "_FILL_BYTES", False):
+    if (
+        ffi is None
+        or lib is None
+        or new is None
+        or not getattr(backend, "_FILL_BYTES", False)
+    ):
         return None
     c_mask, from_buffer = lib.wsfast_mask, ffi.from_buffer
 
@@ -582,7 +566,10 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
     ) -> Any:
         reader = getattr(read_exact, "__self__", None)
         buf = getattr(reader, "buffer", None)
-        if getattr(read_exact, "__func__", None) is read_exact0 and type(buf) is bytearray:
+        if (
+            getattr(read_exact, "__func__", None) is read_exact0
+            and type(buf) is bytearray
+        ):
             n = len(buf)
             if n >= 2:
                 head1, head2 = buf[0], buf[1]
@@ -606,7 +593,9 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
                     data: Any
                     if n >= end:  # the whole frame is here
                         if mask:
-                            data = unmask(buf, size, length, bytes(buf[size - 4 : size]), 0)
+                            data = unmask(
+                                buf, size, length, bytes(buf[size - 4 : size]), 0
+                            )
                         else:
                             data = buf[size:end]
                         del buf[:end]
@@ -652,7 +641,9 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
                     frame.check()
                     return frame
         return (
-            yield from parse0(cls, read_exact, mask=mask, max_size=max_size, extensions=extensions)
+            yield from parse0(
+                cls, read_exact, mask=mask, max_size=max_size, extensions=extensions
+            )
         )
 
     parse.__doc__ = parse0.__doc__
@@ -660,240 +651,14 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
     return classmethod(parse)
 
 
-def _websockets_protocol(protocol: Any, api: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """websockets' ``Protocol.parse`` and ``Protocol.receive_data`` for a server reading masked
-    frames straight from the bytes it is given.
-
-    The original appends every read to its StreamReader's bytearray, then a chain of
-    generators (``at_eof``, ``Frame.parse``, four ``read_exact``) takes each frame back out of
-    it.  Here ``receive_data`` hands its bytes to the parser when the parser asks for them
-    (between frames, or inside a masked payload, with nothing buffered): frames whole in them
-    are unmasked from them at once, a payload still arriving is unmasked into its bytes object
-    piece by piece, and only what is left (a partial header) is appended to the reader's
-    buffer.  Everything else (client side, a partial header, anything to reject, extensions'
-    frames with reserved bits alike) goes through the reader and ``Frame.parse`` exactly as in
-    the original, which this generator otherwise repeats line for line (websockets 17), with
-    the same errors, logging and close codes.  Input not yet parsed is put back into the
-    reader's buffer before anything that could hand the connection over (a close frame, an
-    error), so ``discard()`` finds it where it would have been.
-    """
-    Frame = protocol.Frame
-    SERVER = protocol.SERVER
-    CloseCode = protocol.CloseCode
-    ProtocolError, PayloadTooBig = protocol.ProtocolError, protocol.PayloadTooBig
-    CLOSE = protocol.CLOSE
-    receive_data0 = protocol.Protocol.receive_data
-    opcodes = {int(op): op for op in protocol.Opcode} if hasattr(protocol, "Opcode") else None
-    if opcodes is None:
-        from websockets.frames import Opcode
-
-        opcodes = {int(op): op for op in Opcode}
-    unpack_q = struct.Struct("!Q").unpack_from
-    unmask = _slice_unmasker(api, _websockets_small_mask())
-    direct = _direct_unmasker(api)
-
-    def receive_data(self: Any, data: Any) -> None:
-        if (
-            self.__dict__.get("_wsfast_waiting") is self.parser
-            and type(data) is bytes
-            and not self.reader.eof
-        ):
-            self._wsfast_waiting = None
-            self._wsfast_input = data
-            next(self.parser)
-        else:
-            receive_data0(self, data)
-
-    receive_data.__doc__ = receive_data0.__doc__
-
-    def parse(self: Any) -> Any:
-        reader = self.reader
-        src: bytes | None = None  # bytes handed over by receive_data, from ``pos`` on
-        pos = 0
-        fast = self.side is SERVER
-        # the generator running this one (itself, or ServerProtocol.parse around it): input is
-        # taken directly only while it is still the connection's parser (a close frame or a
-        # failure replaces it with discard())
-        me = self.parser
-        try:
-            while True:
-                # at_eof(), with the handed-over bytes counting as buffered
-                while True:
-                    if src is not None and pos < len(src) or reader.buffer:
-                        break
-                    src = None
-                    if reader.eof:
-                        if self.debug:
-                            self.logger.debug("< EOF")
-                        raise EOFError("unexpected end of stream")
-                    if fast and not reader.buffer and self.parser is me:
-                        self._wsfast_waiting = me
-                    yield
-                    self._wsfast_waiting = None
-                    src, pos = self.__dict__.pop("_wsfast_input", None), 0
-
-                max_size = None
-
-                if self.max_message_size is not None:
-                    if self.current_size is None:
-                        max_size = self.max_message_size
-                    else:
-                        max_size = self.max_message_size - self.current_size
-
-                if self.max_fragment_size is not None:
-                    if max_size is None:
-                        max_size = self.max_fragment_size
-                    else:
-                        max_size = min(max_size, self.max_fragment_size)
-
-                frame = None
-                if src is not None and not reader.buffer:
-                    n = len(src) - pos
-                    if n >= 2:
-                        head1, head2 = src[pos], src[pos + 1]
-                        opcode = opcodes.get(head1 & 0x0F)
-                        length = head2 & 0x7F
-                        size = 6
-                        if length == 126:
-                            size = 8
-                            length = (src[pos + 2] << 8) | src[pos + 3] if n >= 4 else -1
-                        elif length == 127:
-                            size = 14
-                            length = unpack_q(src, pos + 2)[0] if n >= 10 else -1
-                        if (
-                            opcode is not None
-                            and head2 & 0x80
-                            and n >= size
-                            and length >= 0
-                            and (max_size is None or length <= max_size)
-                        ):
-                            key = src[pos + size - 4 : pos + size]
-                            pos += size
-                            if n >= size + length:
-                                data = unmask(src, pos, length, key, 0)
-                                pos += length
-                            else:
-                                # The payload is still arriving: unmask what has come, then
-                                # each following read, into the payload's own bytes.
-                                parts: list[bytes] = []
-                                if direct is not None:
-                                    data, write = direct(length, key)
-                                got = 0
-                                while True:
-                                    if src is not None:
-                                        take = min(len(src) - pos, length - got)
-                                        if take:
-                                            if direct is not None:
-                                                write(src, pos, take, got)
-                                            else:
-                                                parts.append(unmask(src, pos, take, key, got))
-                                            pos += take
-                                            got += take
-                                    buf = reader.buffer
-                                    if got < length and buf:
-                                        take = min(len(buf), length - got)
-                                        if direct is not None:
-                                            write(buf, 0, take, got)
-                                        else:
-                                            parts.append(unmask(buf, 0, take, key, got))
-                                        del buf[:take]
-                                        got += take
-                                    if got == length:
-                                        break
-                                    src = None
-                                    if reader.eof:
-                                        raise EOFError(
-                                            f"stream ends after {got} bytes, expected {length} bytes"
-                                        )
-                                    if self.parser is me:
-                                        self._wsfast_waiting = me
-                                    yield
-                                    self._wsfast_waiting = None
-                                    src, pos = self.__dict__.pop("_wsfast_input", None), 0
-                                if direct is None:
-                                    data = b"".join(parts)
-                            frame = Frame(
-                                opcode,
-                                data,
-                                bool(head1 & 0x80),
-                                bool(head1 & 0x40),
-                                bool(head1 & 0x20),
-                                bool(head1 & 0x10),
-                            )
-                            for extension in reversed(self.extensions):
-                                frame = extension.decode(frame, max_size=max_size)
-                            frame.check()
-
-                if frame is None:
-                    if src is not None:  # what is left goes where the original keeps it
-                        reader.buffer += src[pos:] if pos else src
-                        src = None
-                    # During a normal closure, execution ends here on the next
-                    # iteration of the loop after receiving a close frame. At
-                    # this point, recv_frame() replaced parse() by discard().
-                    frame = yield from Frame.parse(
-                        reader.read_exact,
-                        mask=self.side is SERVER,
-                        max_size=max_size,
-                        extensions=self.extensions,
-                    )
-
-                if self.debug:
-                    self.logger.debug("< %s", frame)
-
-                if frame.opcode is CLOSE and src is not None:
-                    reader.buffer += src[pos:]
-                    src = None
-                self.recv_frame(frame)
-
-        except BaseException as exc:
-            if src is not None and pos < len(src):
-                reader.buffer += src[pos:]
-            src = None
-            if isinstance(exc, ProtocolError):
-                self.fail(CloseCode.PROTOCOL_ERROR, str(exc))
-                self.parser_exc = exc
-            elif isinstance(exc, EOFError):
-                self.fail(CloseCode.ABNORMAL_CLOSURE, str(exc))
-                self.parser_exc = exc
-            elif isinstance(exc, UnicodeDecodeError):
-                self.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
-                self.parser_exc = exc
-            elif isinstance(exc, PayloadTooBig):
-                exc.set_current_size(self.current_size)
-                self.fail(CloseCode.MESSAGE_TOO_BIG, str(exc))
-                self.parser_exc = exc
-            elif isinstance(exc, Exception):
-                self.logger.error("parser failed", exc_info=True)  # noqa: G201 - as websockets
-                # Don't include exception details, which may be security-sensitive.
-                self.fail(CloseCode.INTERNAL_ERROR)
-                self.parser_exc = exc
-            else:
-                raise
-
-        # During an abnormal closure, execution ends here after catching an
-        # exception. At this point, fail() replaced parse() by discard().
-        yield
-        raise AssertionError("parse() shouldn't step after error")
-
-    parse.__doc__ = protocol.Protocol.parse.__doc__
-    return parse, receive_data
-
-
 def _patch_websockets(b: list[_Binding], api: Any) -> None:
     import websockets.utils
     import websockets.version
     from websockets import frames, streams
 
-    _rebind(b, frames.Frame, "parse", _websockets_parse(frames, streams, api), "websockets")
-    # The server's receive path, for the versions whose Protocol.parse it repeats.
-    major = int(websockets.version.version.split(".")[0])
-    if major == 17:
-        from websockets import protocol
-
-        parse, receive_data = _websockets_protocol(protocol, api)
-        _rebind(b, protocol.Protocol, "parse", parse, "websockets")
-        _rebind(b, protocol.Protocol, "receive_data", receive_data, "websockets")
+    _rebind(
+        b, frames.Frame, "parse", _websockets_parse(frames, streams, api), "websockets"
+    )
     # Its compiled apply_mask (websockets.speedups) costs less per call than a cffi call and
     # masks as fast: only the pure-Python fallback, used where speedups was not built, is
     # replaced, in the modules that bound it at import.
@@ -910,7 +675,9 @@ def _patch_websockets(b: list[_Binding], api: Any) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 from websockets.legacy import framing
-        except ImportError:  # pragma: no cover - a version without the legacy implementation
+        except (
+            ImportError
+        ):  # pragma: no cover - a version without the legacy implementation
             return
         if framing.apply_mask is pure_mask:
             _rebind(b, framing, "apply_mask", apply_mask, "websockets")
@@ -974,7 +741,10 @@ def _patch_aiohttp(b: list[_Binding], api: Any) -> None:
         apply_mask_inplace(data, mask)
 
     for module in (helpers, reader_py, writer):
-        if getattr(module, "websocket_mask", None) is python_mask or module is reader_py:
+        if (
+            getattr(module, "websocket_mask", None) is python_mask
+            or module is reader_py
+        ):
             _rebind(b, module, "websocket_mask", websocket_mask, "aiohttp")
 
 
@@ -1023,7 +793,9 @@ def _patch(api: Any, names: tuple[str, ...]) -> list[str]:
     for name in dict.fromkeys(names):
         if name not in _patched:
             if explicit and not _installed(name):
-                raise LibraryNotInstalled(f"library {name!r} is not installed", name=name)
+                raise LibraryNotInstalled(
+                    f"library {name!r} is not installed", name=name
+                )
             bindings: list[_Binding] = []
             try:
                 _PATCHERS[name](bindings, api)
@@ -1060,4 +832,6 @@ def check_patched(*names: str) -> None:
         for owner, name, _, value in _patched[library][1]:
             if _current(owner, name) is not value:
                 where = getattr(owner, "__qualname__", None) or owner.__name__
-                raise RuntimeError(f"{library}: {where}.{name} no longer points at wsfast")
+                raise RuntimeError(
+                    f"{library}: {where}.{name} no longer points at wsfast"
+                )
