@@ -2,7 +2,7 @@
 
     python fuzz/make_corpus.py [OUTDIR]        (default: fuzz/seeds)
 
-Frames are built here byte by byte, independently of wsfast's own encoder, and each seed is
+Frames are built byte by byte by tests/framing.py, independently of wsfast's own encoder, and each seed is
 prefixed with the bytes the harness reads first (configuration, chunking seed, key...).  The
 files are named by the SHA-1 of their content, as libFuzzer names its own.
 """
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KEY = bytes.fromhex("37fa213d")  # the key of RFC 6455 5.7
+# The tests' hand-built frames (tests/framing.py), with the key of RFC 6455 5.7.
+sys.path.insert(0, os.path.dirname(HERE))
+from tests.framing import KEY, frame
 
 # RFC 6455 5.7, verbatim.
 RFC_5_7 = [
@@ -49,33 +50,6 @@ UTF8 = [
     b"a" * 40 + "é".encode() + b"b" * 40,
     bytes(range(0x20, 0x7F)) * 2,
 ]
-
-
-def frame(
-    opcode: int,
-    payload: bytes = b"",
-    *,
-    fin: bool = True,
-    rsv: int = 0,
-    mask: bytes | None = KEY,
-    length: int | None = None,
-    encoding: int | None = None,
-) -> bytes:
-    """One frame.  ``length`` overrides the declared length; ``encoding`` forces the 7, 16 or
-    64-bit form (for non-minimal lengths)."""
-    n = len(payload) if length is None else length
-    form = encoding or (7 if n < 126 else 16 if n < 65536 else 64)
-    head = bytes([(0x80 if fin else 0) | rsv | opcode])
-    flag = 0x80 if mask is not None else 0
-    if form == 7:
-        head += bytes([flag | n])
-    elif form == 16:
-        head += bytes([flag | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([flag | 127]) + struct.pack("!Q", n)
-    if mask is None:
-        return head + payload
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def conversations(masked: bool) -> list[bytes]:

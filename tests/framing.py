@@ -15,14 +15,17 @@ def frame(
     rsv: int = 0,
     mask: bytes | None = KEY,
     length: int | None = None,
+    encoding: int | None = None,
 ) -> bytes:
-    """One frame; ``mask=None`` leaves it unmasked; ``length`` overrides the declared size."""
+    """One frame; ``mask=None`` leaves it unmasked; ``length`` overrides the declared size;
+    ``encoding`` (7, 16 or 64) forces that length form, for non-minimal lengths."""
     n = len(payload) if length is None else length
+    form = encoding or (7 if n < 126 else 16 if n < 65536 else 64)
     head = bytes([(0x80 if fin else 0) | rsv | opcode])
     flag = 0x80 if mask is not None else 0
-    if n < 126:
+    if form == 7:
         head += bytes([flag | n])
-    elif n < 65536:
+    elif form == 16:
         head += bytes([flag | 126]) + struct.pack("!H", n)
     else:
         head += bytes([flag | 127]) + struct.pack("!Q", n)
