@@ -34,13 +34,9 @@ else
     SAN_LDFLAGS="-fsanitize=address,undefined"
 fi
 
-echo "== copying the sources to $WORK"
-mkdir -p "$WORK"
-(cd "$WORK" && rm -rf csrc wsfast tests scripts examples README.md LICENSE pyproject.toml build.log)
-for item in csrc wsfast tests scripts examples README.md LICENSE; do
-    [[ -e $ROOT/$item ]] && cp -r "$ROOT/$item" "$WORK/"
-done
-find "$WORK/wsfast" -maxdepth 1 \( -name '_wsfast.*.so' -o -name '_wsfast.*.pyd' -o -name '_wsfast.c' -o -name '*.o' \) -delete
+# shellcheck source=scripts/scratch-copy.sh
+. "$ROOT/scripts/scratch-copy.sh"
+copy_sources "$ROOT" "$WORK"
 
 echo "== building the extension with $CC and ASan + UBSan"
 (

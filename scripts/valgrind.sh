@@ -21,13 +21,9 @@ PY=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')
 WORK=${VALGRIND_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/wsfast-valgrind.XXXXXX")}
 command -v valgrind >/dev/null || { echo "valgrind not found (apt-get install valgrind)" >&2; exit 1; }
 
-echo "== copying the sources to $WORK"
-mkdir -p "$WORK"
-(cd "$WORK" && rm -rf csrc wsfast tests scripts examples README.md LICENSE pyproject.toml build.log)
-for item in csrc wsfast tests scripts examples README.md LICENSE; do
-    [[ -e $ROOT/$item ]] && cp -r "$ROOT/$item" "$WORK/"
-done
-find "$WORK/wsfast" -maxdepth 1 \( -name '_wsfast.*.so' -o -name '_wsfast.*.pyd' -o -name '_wsfast.c' -o -name '*.o' \) -delete
+# shellcheck source=scripts/scratch-copy.sh
+. "$ROOT/scripts/scratch-copy.sh"
+copy_sources "$ROOT" "$WORK"
 
 echo "== building the extension with debug info"
 (cd "$WORK" && CFLAGS="-g" "$PY" wsfast/_cffi_build.py >build.log 2>&1) || { cat "$WORK/build.log"; exit 1; }
