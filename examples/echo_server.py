@@ -6,6 +6,8 @@ It echoes every message (text stays text), answers pings, completes the closing 
 and, when the peer breaks the protocol, sends the close code the error carries.  The HTTP
 request is parsed by the standard library (``http.server``), the upgrade checked by
 ``wsfast.accept_request``.  ``--port 0`` picks a free port; the first line printed names it.
+``--verbose`` prints a line per connection: the extensions the client offered (all declined:
+wsfast has no compression yet) and how the connection ended.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ import wsfast
 
 MAX_MESSAGE_SIZE = 64 * 2**20  # Autobahn sends messages up to 16 MiB
 STREAM_LIMIT = 2**20  # largest request head; also the read buffer size
+VERBOSE = False
+
+
+def _log(writer: asyncio.StreamWriter, what: str) -> None:
+    if VERBOSE:
+        print(f"{writer.get_extra_info('peername')}: {what}", flush=True)
 
 
 class _RequestHead(http.server.BaseHTTPRequestHandler):
@@ -27,20 +35,26 @@ class _RequestHead(http.server.BaseHTTPRequestHandler):
 
     error: tuple[int, str] | None = None
 
-    def __init__(self, head: bytes) -> None:  # no super().__init__: that would serve a socket
+    def __init__(
+        self, head: bytes
+    ) -> None:  # no super().__init__: that would serve a socket
         self.rfile = io.BytesIO(head)
         self.wfile = io.BytesIO()
         self.raw_requestline = self.rfile.readline(65537)
         self.parsed = self.parse_request()
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+    def send_error(
+        self, code: int, message: str | None = None, explain: str | None = None
+    ) -> None:
         self.error = (code, message or "")
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
-def _http_response(status: str, headers: list[tuple[str, str]], body: bytes = b"") -> bytes:
+def _http_response(
+    status: str, headers: list[tuple[str, str]], body: bytes = b""
+) -> bytes:
     lines = [f"HTTP/1.1 {status}"] + [f"{name}: {value}" for name, value in headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
@@ -56,7 +70,9 @@ def _refusal(status: str, message: str) -> bytes:
     return _http_response(status, headers, body)
 
 
-async def _handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+async def _handshake(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> bool:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
@@ -74,6 +90,14 @@ async def _handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
         writer.write(_refusal("400 Bad Request", str(exc)))
         return False
     writer.write(_http_response("101 Switching Protocols", response.headers))
+    # an offered extension is declined by leaving it out of the response (RFC 6455 9.1)
+    offered = request.headers.get_all("Sec-WebSocket-Extensions") or []
+    declined = (
+        f"extensions offered and declined: {', '.join(offered)}"
+        if offered
+        else "no extensions"
+    )
+    _log(writer, f"open {request.path}; {declined}")
     return True
 
 
@@ -92,22 +116,28 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             events, error = getattr(exc, "events", []), exc
         for event in events:
             if isinstance(event, wsfast.Message):
-                writer.write(encoder.message(event.text if event.is_text else event.data))
+                writer.write(
+                    encoder.message(event.text if event.is_text else event.data)
+                )
             elif isinstance(event, wsfast.Ping):
                 writer.write(encoder.pong(event.payload))
             elif isinstance(event, wsfast.Close):
                 # 5.5.1: echo the status code received (an empty close gets an empty one back)
                 writer.write(encoder.close(event.code))
                 await writer.drain()
+                _log(writer, f"closing handshake, code {event.code} {event.reason!r}")
                 return
         if error is not None:
             writer.write(encoder.close(error.code))
+            _log(writer, f"protocol error, close code {error.code}: {error}")
             await writer.drain()
             return
         await writer.drain()
 
 
-async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def serve_connection(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     try:
         if await _handshake(reader, writer):
             await _echo(reader, writer)
@@ -125,7 +155,9 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
 
 
 async def main(host: str, port: int) -> None:
-    server = await asyncio.start_server(serve_connection, host, port, limit=STREAM_LIMIT)
+    server = await asyncio.start_server(
+        serve_connection, host, port, limit=STREAM_LIMIT
+    )
     bound = server.sockets[0].getsockname()
     print(
         f"listening on ws://{bound[0]}:{bound[1]} (wsfast {wsfast.__version__}, "
@@ -140,7 +172,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9001, help="0 picks a free port")
+    parser.add_argument(
+        "--verbose", action="store_true", help="a line per connection event"
+    )
     args = parser.parse_args()
+    VERBOSE = args.verbose
     try:
         asyncio.run(main(args.host, args.port))
     except KeyboardInterrupt:
