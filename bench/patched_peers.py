@@ -142,10 +142,9 @@ def unmask_and_decode(chunks: list[bytes], keep: bool = False) -> Any:
     """The floor under any websockets patch that keeps its str messages: each 64 KiB masked
     text frame unmasked into its bytes (wsfast, as the patch does) and decoded, with nothing
     of websockets around it.  Handles only this stream's frames (127-length headers)."""
-    from wsfast.integrations import _direct_unmasker, _slice_unmasker
+    from wsfast.integrations import _assembler, _slice_unmasker
 
-    start = _direct_unmasker(wsfast._api)
-    unmask = _slice_unmasker(wsfast._api)
+    start = _assembler(wsfast._api, _slice_unmasker(wsfast._api))
     out: list[str] = []
     n = 0
     left = b""
@@ -161,20 +160,15 @@ def unmask_and_decode(chunks: list[bytes], keep: bool = False) -> Any:
                 length = int.from_bytes(src[pos + 2 : pos + 10], "big")
                 key = src[pos + 10 : pos + 14]
                 pos += 14
-                if start is not None:
-                    data, write = start(length, key)
-                parts: list[bytes] = []
+                write, finish = start(length, key)
                 got, pending = 0, True
             take = min(len(src) - pos, length - got)
             if take:
-                if start is not None:
-                    write(src, pos, take, got)
-                else:
-                    parts.append(unmask(src, pos, take, key, got))
+                write(src, pos, take, got)
                 pos, got = pos + take, got + take
             if got < length:
                 break
-            message = (data if start is not None else b"".join(parts)).decode()
+            message = finish().decode()
             pending = False
             n += 1
             if keep:

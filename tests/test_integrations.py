@@ -23,6 +23,7 @@ import struct
 import sys
 import threading
 import types
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +42,8 @@ def installed(name: str) -> bool:
 def needs(name: str):
     """Skip, saying why, when a peer is missing (``pip install -e .[test,peers]`` has them)."""
     return pytest.mark.skipif(
-        not installed(name), reason=f"{name} is not installed (pip install -e '.[test,peers]')"
+        not installed(name),
+        reason=f"{name} is not installed (pip install -e '.[test,peers]')",
     )
 
 
@@ -52,7 +54,12 @@ KEY = b"\x37\xfa\x21\x3d"
 
 
 def frame(
-    opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, key: bytes | None = KEY
+    opcode: int,
+    payload: bytes,
+    *,
+    fin: bool = True,
+    rsv: int = 0,
+    key: bytes | None = KEY,
 ) -> bytes:
     n = len(payload)
     first = (0x80 if fin else 0) | rsv << 4 | opcode
@@ -114,7 +121,8 @@ def conversations(key: bytes | None) -> dict[str, bytes]:
         + frame(0, b"vu \xed\xa0\x80", **k),
         "truncated-code-point": good + frame(1, "€".encode()[:2], **k),
         "invalid-utf8-big": frame(1, b"a" * 70000 + b"\xff" + b"b" * 100, **k),
-        "close-reason-invalid-utf8": good + frame(8, close_payload(1000, b"\xc0\xaf"), **k),
+        "close-reason-invalid-utf8": good
+        + frame(8, close_payload(1000, b"\xc0\xaf"), **k),
         "close-code-reserved": good + frame(8, close_payload(1005), **k),
         "close-one-byte": good + frame(8, b"\x03", **k),
         "rsv1-without-extension": good + frame(1, b"x", rsv=4, **k),
@@ -122,7 +130,9 @@ def conversations(key: bytes | None) -> dict[str, bytes]:
         "fragmented-ping": good + frame(9, b"x", fin=False, **k),
         "long-ping": good + frame(9, b"p" * 126, **k),
         "continuation-first": good + frame(0, b"x", **k),
-        "text-inside-fragmented": good + frame(1, b"a", fin=False, **k) + frame(1, b"b", **k),
+        "text-inside-fragmented": good
+        + frame(1, b"a", fin=False, **k)
+        + frame(1, b"b", **k),
         "wrong-masking": good + frame(1, b"x", key=None if key else KEY),
     }
 
@@ -204,7 +214,9 @@ def patching(api):
     integrations.unpatch()
 
 
-def compare(run: Callable[[], Any], patch: Callable[..., Any], name: str, used: str | None) -> Any:
+def compare(
+    run: Callable[[], Any], patch: Callable[..., Any], name: str, used: str | None
+) -> Any:
     """Run unpatched, then patched: the same result, and the backend's ``used`` function
     was called (None: the traffic needs no call, e.g. unmasked frames)."""
     assert integrations.patched() == []
@@ -213,7 +225,9 @@ def compare(run: Callable[[], Any], patch: Callable[..., Any], name: str, used: 
     after = run()
     assert after == before
     if used == "mask":  # any of wsfast's ways to mask
-        assert sum(patch.calls[k] for k in ("apply_mask", "apply_mask_inplace", "c_mask")), name
+        assert sum(
+            patch.calls[k] for k in ("apply_mask", "apply_mask_inplace", "c_mask")
+        ), name
     elif used:
         assert patch.calls[used] > 0, f"patched {name} never called wsfast's {used}"
     return before
@@ -247,12 +261,16 @@ def test_wsproto_gives_the_same_events(patching, side):
     }
 
     def run() -> dict:
-        return {k: wsproto_events(chunks, side == "client") for k, chunks in runs.items()}
+        return {
+            k: wsproto_events(chunks, side == "client") for k, chunks in runs.items()
+        }
 
     events = compare(run, patching, "wsproto", "mask" if key else None)
     # the traffic reached the cases it is there for
     closes = {k[0]: v[-2] for k, v in events.items() if k[1] == "whole"}
-    assert "code=<CloseReason.NORMAL_CLOSURE: 1000>, reason='bye 👋'" in closes["messages"]
+    assert (
+        "code=<CloseReason.NORMAL_CLOSURE: 1000>, reason='bye 👋'" in closes["messages"]
+    )
     assert "INVALID_FRAME_PAYLOAD_DATA: 1007" in closes["invalid-utf8"]
     assert "INVALID_FRAME_PAYLOAD_DATA: 1007" in closes["invalid-utf8-in-fragment"]
     assert "PROTOCOL_ERROR: 1002" in closes["reserved-opcode"]
@@ -267,7 +285,9 @@ def test_wsproto_masker_keeps_the_key_phase_across_calls(patching):
     def run() -> list[bytes]:
         masker = fp.XorMaskerSimple(b"\x01\x02\x03\x04")
         return [
-            bytes(masker.process(p)) + b"|" + type(masker.process(b"")).__name__.encode()
+            bytes(masker.process(p))
+            + b"|"
+            + type(masker.process(b"")).__name__.encode()
             for p in pieces
         ]
 
@@ -275,14 +295,62 @@ def test_wsproto_masker_keeps_the_key_phase_across_calls(patching):
     assert out[0] == b"`|bytearray"  # a ^ 1
 
 
+def deflated(text: str) -> bytes:
+    """A permessage-deflate payload (RFC 7692 7.2.1), compressed by zlib, not by the peers."""
+    compressor = zlib.compressobj(wbits=-15)
+    data = compressor.compress(text.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert data.endswith(b"\x00\x00\xff\xff")
+    return data[:-4]
+
+
+@needs("wsproto")
+def test_wsproto_with_permessage_deflate_keeps_its_own_frame_decoder(patching):
+    from wsproto import frame_protocol as fp
+    from wsproto.connection import Connection, ConnectionType
+    from wsproto.extensions import PerMessageDeflate
+
+    text = "h\u00e9llo w\u00f6rld " * 300
+    stream = (
+        frame(1, deflated(text), rsv=4)  # RSV1: compressed
+        + frame(1, b"plain", fin=False)  # an uncompressed message in two fragments
+        + frame(0, b" text")
+        + frame(2, BIG)
+        + frame(8, close_payload(1000))
+    )
+
+    def run() -> list[str]:
+        out = []
+        for chunks in chunkings(stream).values():
+            ext = PerMessageDeflate()  # a fresh compression context per connection
+            ext.accept("permessage-deflate")
+            assert ext.enabled()
+            conn = Connection(ConnectionType.SERVER, extensions=[ext])
+            # with an extension, every frame goes through wsproto's own decoder ...
+            assert type(conn._proto._frame_decoder).__module__ == fp.__name__
+            for chunk in chunks:
+                conn.receive_data(chunk)
+                out += [repr(e) for e in conn.events()]
+        return out
+
+    events = compare(
+        run, patching, "wsproto", "apply_mask_inplace"
+    )  # ... on wsfast's masker
+    assert repr(text)[1:-1] in events[0]
+    assert "code=<CloseReason.NORMAL_CLOSURE: 1000>" in events[-1]
+
+
 # ---------------------------------------------------------------------------------------------
 # websockets (sans-I/O Protocol)
 
 
-def websockets_run(data_chunks: list[bytes], client: bool, max_size: int | None) -> list[Any]:
+def websockets_run(
+    data_chunks: list[bytes], client: bool, max_size: int | None
+) -> list[Any]:
     from websockets.protocol import Protocol, Side, State
 
-    p = Protocol(Side.CLIENT if client else Side.SERVER, state=State.OPEN, max_size=max_size)
+    p = Protocol(
+        Side.CLIENT if client else Side.SERVER, state=State.OPEN, max_size=max_size
+    )
     out: list[Any] = []
     for chunk in data_chunks:
         p.receive_data(chunk)
@@ -326,10 +394,16 @@ def test_websockets_gives_the_same_frames_and_errors(patching, side, max_size):
         ]
     # data after a close frame, in the same read and in later ones
     tail = frame(8, close_payload(1000), key=key) + frame(1, b"after close", key=key)
-    runs["data-after-close", "whole"] = [messages(key)[:200], tail + frame(2, BIG, key=key)[:9]]
+    runs["data-after-close", "whole"] = [
+        messages(key)[:200],
+        tail + frame(2, BIG, key=key)[:9],
+    ]
 
     def run() -> dict:
-        return {k: websockets_run(chunks, side == "client", max_size) for k, chunks in runs.items()}
+        return {
+            k: websockets_run(chunks, side == "client", max_size)
+            for k, chunks in runs.items()
+        }
 
     out = compare(run, patching, "websockets", "mask" if key else None)
     if max_size:
@@ -351,7 +425,10 @@ def test_websockets_server_handshake_then_frames_and_a_failure_mid_payload(patch
         for fail_at in (None, 3):
             p = ServerProtocol()
             reads = [REQUEST + frame(1, b"hi") + frame(2, BIG)[:30000]]
-            reads += [frame(2, BIG)[30000:50000], frame(2, BIG)[50000:] + frame(1, TEXT)]
+            reads += [
+                frame(2, BIG)[30000:50000],
+                frame(2, BIG)[50000:] + frame(1, TEXT),
+            ]
             for i, data in enumerate(reads):
                 p.receive_data(data)
                 if fail_at == i + 1:
@@ -367,7 +444,10 @@ def test_websockets_server_handshake_then_frames_and_a_failure_mid_payload(patch
                     ]
                 )
                 out.append(
-                    [server_frames(d) if d[:4] != b"HTTP" else d[:12] for d in p.data_to_send()]
+                    [
+                        server_frames(d) if d[:4] != b"HTTP" else d[:12]
+                        for d in p.data_to_send()
+                    ]
                 )
             p.receive_eof()
             out.append((p.state, repr(p.parser_exc), p.close_code, p.data_to_send()))
@@ -408,6 +488,81 @@ def test_websockets_frames_still_parse_from_other_readers(patching):
     assert run() == before == [Frame(Opcode.TEXT, b"hello")]
 
 
+@needs("websockets")
+def test_websockets_with_permessage_deflate_parses_with_its_own_code(patching):
+    from websockets.extensions.permessage_deflate import PerMessageDeflate
+    from websockets.protocol import Protocol, Side, State
+
+    text = "h\u00e9llo w\u00f6rld " * 300
+    stream = (
+        frame(1, deflated(text), rsv=4) + frame(2, BIG) + frame(8, close_payload(1000))
+    )
+
+    def run() -> list:
+        out = []
+        for chunks in chunkings(stream).values():
+            p = Protocol(Side.SERVER, state=State.OPEN)
+            p.extensions = [PerMessageDeflate(False, False, 15, 15)]
+            for chunk in chunks:
+                p.receive_data(chunk)
+                out += [
+                    (f.opcode, bytes(f.data), f.fin, f.rsv1)
+                    for f in p.events_received()
+                ]
+            out.append(repr(p.parser_exc))
+        return out
+
+    frames = compare(run, patching, "websockets", None)
+    assert frames[0][1] == text.encode() and frames[1][1] == BIG
+
+
+@needs("websockets")
+def test_websockets_without_speedups_gives_the_same_frames(monkeypatch, patching):
+    # a websockets built without its C extension: payloads up to 2 KiB are masked by wsfast too
+    monkeypatch.setitem(sys.modules, "websockets.speedups", None)
+    assert integrations._websockets_small_mask() is None
+    runs = chunkings(conversations(KEY)["messages"])
+
+    def run() -> dict:
+        return {
+            cut: websockets_run(chunks, False, None) for cut, chunks in runs.items()
+        }
+
+    compare(run, patching, "websockets", "mask")
+
+
+@needs("websockets")
+@pytest.mark.parametrize("legacy_too", [False, True])
+def test_websockets_pure_python_mask_is_replaced_where_it_is_bound(
+    monkeypatch, patching, legacy_too
+):
+    import warnings
+
+    import websockets.utils
+    from websockets import frames
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from websockets.legacy import framing
+
+    pure = websockets.utils.apply_mask
+    compiled = framing.apply_mask
+    # as where websockets.speedups was not built: its modules bound the pure-Python mask
+    monkeypatch.setattr(frames, "apply_mask", pure)
+    if legacy_too:
+        monkeypatch.setattr(framing, "apply_mask", pure)
+    patching("websockets")
+    assert frames.apply_mask is not pure
+    # legacy's own binding is replaced only where it was the pure-Python one
+    assert (framing.apply_mask is compiled) is not legacy_too
+    assert frames.apply_mask(BIG, KEY) == pure(BIG, KEY)
+    assert patching.calls["apply_mask"] > 0
+    if legacy_too:
+        assert framing.apply_mask(b"abcdefg", KEY) == pure(b"abcdefg", KEY)
+    integrations.unpatch()
+    assert frames.apply_mask is pure
+
+
 # ---------------------------------------------------------------------------------------------
 # aiohttp: the pure-Python reader and the writer
 
@@ -430,7 +585,9 @@ def aiohttp_read(data_chunks: list[bytes], max_size: int) -> list[Any]:
     for chunk in data_chunks:
         out.append(reader.feed_data(chunk))
         exc = queue.exception()
-        out.append((type(exc).__name__, getattr(exc, "code", None), str(exc)) if exc else None)
+        out.append(
+            (type(exc).__name__, getattr(exc, "code", None), str(exc)) if exc else None
+        )
     out += [(repr(msg), size) for msg, size in queue._buffer]
     return out
 
@@ -592,7 +749,9 @@ def run_asyncio_server(start: Callable[[], Any], traffic: bytes) -> list:
                 sent = await loop.run_in_executor(None, talk, sock, traffic, True)
             finally:
                 sock.close()
-            if finished:  # the handler's own end, awaited so that what it saw is complete
+            if (
+                finished
+            ):  # the handler's own end, awaited so that what it saw is complete
                 await asyncio.wait_for(finished[0].wait(), 10)
             return sent
         finally:
@@ -602,7 +761,10 @@ def run_asyncio_server(start: Callable[[], Any], traffic: bytes) -> list:
 
 
 def over_socket(
-    start: Callable[[], Any], patch: Callable[..., Any], name: str, closes: list | None = None
+    start: Callable[[], Any],
+    patch: Callable[..., Any],
+    name: str,
+    closes: list | None = None,
 ) -> dict:
     """Each socket conversation, unpatched then patched: what the server sent, and what its
     handler saw when the connection closed (``closes``, filled by the handler)."""
@@ -652,7 +814,10 @@ def test_tornado_echo_server(patching):
 
 @needs("autobahn")
 def test_autobahn_echo_server(patching):
-    from autobahn.asyncio.websocket import WebSocketServerFactory, WebSocketServerProtocol
+    from autobahn.asyncio.websocket import (
+        WebSocketServerFactory,
+        WebSocketServerProtocol,
+    )
 
     closes: list = []
 
@@ -709,7 +874,9 @@ def test_websockets_asyncio_server(patching):
     assert BIG in out["messages"]
     assert ("closed", 1000, "bye 👋") in out["messages"]
     # its close frame: 1007 and the decoder's complaint
-    assert (8, True, b"\x03\xefinvalid continuation byte at position 6") in out["invalid-utf8"]
+    assert (8, True, b"\x03\xefinvalid continuation byte at position 6") in out[
+        "invalid-utf8"
+    ]
 
 
 @needs("ws4py")
@@ -732,7 +899,9 @@ def test_ws4py_echo_over_a_socket_pair(patching):
             thread.join(10)
 
     def run() -> dict:
-        return {conv: exchange(conversations(KEY)[conv]) for conv in SOCKET_CONVERSATIONS}
+        return {
+            conv: exchange(conversations(KEY)[conv]) for conv in SOCKET_CONVERSATIONS
+        }
 
     out = compare(run, patching, "ws4py", "apply_mask_inplace")
     assert BIG in echoed(out["messages"])
@@ -809,7 +978,10 @@ def test_patching_twice_changes_nothing(patching):
         pytest.skip("no library wsfast can patch is installed")
     assert patching(*names) == names
     first = {
-        n: [(o, a, integrations._current(o, a)) for o, a, _, _ in integrations._patched[n][1]]
+        n: [
+            (o, a, integrations._current(o, a))
+            for o, a, _, _ in integrations._patched[n][1]
+        ]
         for n in names
     }
     assert patching(*names, names[0]) == names
@@ -823,7 +995,9 @@ def test_patching_twice_changes_nothing(patching):
 
 
 def test_unknown_library_is_refused_by_name():
-    with pytest.raises(ValueError, match=r"unknown library 'wsaccel' \(wsfast can patch wsproto"):
+    with pytest.raises(
+        ValueError, match=r"unknown library 'wsaccel' \(wsfast can patch wsproto"
+    ):
         wsfast.patch("wsaccel")
     assert integrations.patched() == []
 
@@ -833,7 +1007,9 @@ def test_missing_library_raises_library_not_installed(monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda n, *a: None if n == "ws4py" else real(n, *a)
     )
-    with pytest.raises(integrations.LibraryNotInstalled, match="library 'ws4py' is not installed"):
+    with pytest.raises(
+        integrations.LibraryNotInstalled, match="library 'ws4py' is not installed"
+    ):
         wsfast.patch("ws4py")
     assert issubclass(integrations.LibraryNotInstalled, ImportError)
     assert "ws4py" not in integrations.patched()
@@ -858,6 +1034,19 @@ def test_a_version_without_the_expected_name_is_refused_and_left_as_it_was(monke
     assert integrations.patched() == []
 
 
+@needs("aiohttp")
+def test_an_aiohttp_without_its_python_mask_is_refused(monkeypatch):
+    from aiohttp._websocket import helpers
+
+    monkeypatch.delattr(helpers, "_websocket_mask_python")
+    with pytest.raises(
+        integrations.UnsupportedVersion,
+        match=r"aiohttp .* has no _websocket\._websocket_mask_py",
+    ):
+        wsfast.patch("aiohttp")
+    assert integrations.patched() == []
+
+
 def test_check_patched_notices_a_rebound_name(patching):
     if not installed("tornado"):
         pytest.skip("tornado is not installed")
@@ -869,7 +1058,9 @@ def test_check_patched_notices_a_rebound_name(patching):
     ours = websocket._websocket_mask
     try:
         websocket._websocket_mask = lambda mask, data: data
-        with pytest.raises(RuntimeError, match=r"tornado: tornado.websocket._websocket_mask no"):
+        with pytest.raises(
+            RuntimeError, match=r"tornado: tornado.websocket._websocket_mask no"
+        ):
             integrations.check_patched("tornado")
     finally:
         websocket._websocket_mask = ours
@@ -900,10 +1091,14 @@ def test_patched_peers_bench_checks_and_times_every_workload():
     if not script.exists():
         pytest.skip(f"{script} is missing: the benchmarks run from a checkout")
     if not (installed("wsproto") and installed("websockets")):
-        pytest.skip("wsproto and websockets are needed (pip install -e '.[test,peers]')")
+        pytest.skip(
+            "wsproto and websockets are needed (pip install -e '.[test,peers]')"
+        )
     env = dict(os.environ)
     package_root = str(Path(wsfast.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [package_root, env.get("PYTHONPATH")])
+    )
     proc = subprocess.run(
         [sys.executable, str(script), "--rounds", "1", "--quick"],
         capture_output=True,
@@ -912,8 +1107,15 @@ def test_patched_peers_bench_checks_and_times_every_workload():
         timeout=300,
         check=False,
     )
-    assert proc.returncode in (0, 1), proc.stderr  # 1: a target missed in this one round
+    assert proc.returncode in (0, 1), (
+        proc.stderr
+    )  # 1: a target missed in this one round
     out = proc.stdout
     assert f"{wsfast.BACKEND} backend" in out
-    for line in ("125 B ascii text", "64 KiB ascii text", "64 KiB frames only", "ceiling"):
+    for line in (
+        "125 B ascii text",
+        "64 KiB ascii text",
+        "64 KiB frames only",
+        "ceiling",
+    ):
         assert line in out, out

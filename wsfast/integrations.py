@@ -203,6 +203,17 @@ def quad_classes(
 # One function per library: rebind its lookup names, return the bindings to restore.
 
 
+def _c_fill(api: Any) -> tuple[Callable[[int], bytes], Any, Any] | None:
+    """``(new, c_mask, from_buffer)`` where the backend can mask straight into a new bytes
+    object (the C backend on CPython: ``new(n)`` is uninitialized bytes, filled by ``c_mask``
+    before anything else sees it, as its apply_mask fills its output); None elsewhere."""
+    backend = api.backend
+    if not getattr(backend, "_FILL_BYTES", False):
+        return None
+    lib, ffi = backend.lib, backend.ffi  # C backend only
+    return backend._output, lib.wsfast_mask, ffi.from_buffer  # C backend only
+
+
 def _slice_unmasker(
     api: Any, small: Callable[[bytes, bytes], bytes] | None = None
 ) -> Callable[[Any, int, int, bytes, int], bytes]:
@@ -213,19 +224,8 @@ def _slice_unmasker(
     less than a cffi call); above, with the C backend on CPython, one cffi call reads the
     slice in place into a new bytes object, as the backend's apply_mask fills its output;
     elsewhere apply_mask on a view."""
-    backend = api.backend
     apply_mask = api.apply_mask
-    ffi = getattr(backend, "ffi", None)
-    lib = getattr(backend, "lib", None)
-    new = getattr(backend, "_output", None)
-    in_place = not (
-        ffi is None
-        or lib is None
-        or new is None
-        or not getattr(backend, "_FILL_BYTES", False)
-    )
-    c_mask = lib.wsfast_mask if in_place else None
-    from_buffer = ffi.from_buffer if in_place else None
+    fill = _c_fill(api)
 
     def unmask(data: Any, start: int, n: int, key: bytes, phase: int) -> bytes:
         if n <= 2048:
@@ -235,7 +235,8 @@ def _slice_unmasker(
             if small is not None and not phase & 3:
                 return small(chunk, key)
             return apply_mask(chunk, key, phase)
-        if in_place:
+        if fill is not None:  # C backend only
+            new, c_mask, from_buffer = fill
             out = new(n)
             # the cdata dies with this call, releasing a bytearray's buffer (CPython only)
             c_mask(from_buffer(data) + start, out, n, key, phase & 3)
@@ -250,11 +251,12 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
     """wsproto's XorMaskerSimple, FrameDecoder and MessageDecoder over wsfast.
 
     The decoders subclass the originals taken from ``fp`` and keep their attributes, so code
-    and extensions that look at a decoder see what they expect.  Every frame wsproto would emit
-    is emitted, with the same opcode, payload and flags, split at the same places; anything
-    outside the common case (a header not yet complete, a protocol violation, reserved bits,
-    extensions) goes through wsproto's own ``parse_header``, so each ``ParseFailed`` keeps its
-    message and code.
+    that looks at a decoder sees what it expects.  Every frame wsproto would emit is emitted,
+    with the same opcode, payload and flags, split at the same places; anything outside the
+    common case (a header not yet complete, a protocol violation, reserved bits) goes through
+    wsproto's own ``parse_header``, so each ``ParseFailed`` keeps its message and code.  A
+    connection with an extension (permessage-deflate) gets wsproto's own FrameDecoder, which
+    then masks with the masker below.
     """
     frame_decoder0, message_decoder0 = fp.FrameDecoder, fp.MessageDecoder
     Frame, Header, Opcode, ParseFailed = fp.Frame, fp.Header, fp.Opcode, fp.ParseFailed
@@ -289,6 +291,12 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
         # Received bytes live in ``_data`` from ``_pos`` on: consuming a frame moves ``_pos``
         # instead of deleting from the front of a bytearray (wsproto's Buffer.commit), which
         # made each frame cost a copy of everything behind it.
+        def __new__(cls, client: bool, extensions: Any = None) -> Any:
+            if extensions:
+                # an extension sees every frame's payload in wsproto's own order of calls
+                return frame_decoder0(client, extensions)
+            return super().__new__(cls)
+
         def __init__(self, client: bool, extensions: Any = None) -> None:
             super().__init__(client, extensions)
             self._mask_bit = 0 if client else 0x80
@@ -309,7 +317,7 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
         def parse_header(self) -> bool:
             d, p = self._data, self._pos
             avail = len(d) - p
-            if avail >= 2 and not self.extensions:
+            if avail >= 2:
                 b0, b1 = d[p], d[p + 1]
                 opcode = opcodes.get(b0 & 0x0F)
                 masked = b1 & 0x80
@@ -359,7 +367,8 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
             return self._parse_header_as_wsproto()
 
         def _parse_header_as_wsproto(self) -> bool:
-            # wsproto's own parser, over a Buffer holding no more than a header (14 bytes).
+            # wsproto's own parser, over a Buffer holding no more than a header (14 bytes):
+            # it raises the ParseFailed for a header refused above, or waits for the rest.
             p = self._pos
             buffer = Buffer(self._data[p : p + 14])
             held = len(buffer)
@@ -368,12 +377,12 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
                 done = frame_decoder0.parse_header(self)
             finally:
                 self.buffer = Buffer()
-            if done:
-                self._pos = p + held - len(buffer)
+            # what it committed: a whole header if it took one, else nothing
+            self._pos = p + held - len(buffer)
             return done
 
         def process_buffer(self) -> Any:
-            if self.header is None and not self.extensions:
+            if self.header is None:
                 # The common case, a whole unfragmented frame already received: one frame
                 # out, no decoder state touched.
                 d, p = self._data, self._pos
@@ -430,24 +439,6 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
             else:
                 payload = masker.process(bytearray(d[p : p + take]))
 
-            if self.extensions:
-                for extension in self.extensions:
-                    payload_ = extension.frame_inbound_payload_data(
-                        self, bytes(payload)
-                    )
-                    if isinstance(payload_, fp.CloseReason):
-                        raise ParseFailed("error in extension", payload_)
-                    payload = bytearray(payload_)
-                if finished:
-                    final = bytearray()
-                    for extension in self.extensions:
-                        result = extension.frame_inbound_complete(self, header.fin)
-                        if isinstance(result, fp.CloseReason):
-                            raise ParseFailed("error in extension", result)
-                        if result is not None:
-                            final += result
-                    payload += final
-
             frame = Frame(
                 self.effective_opcode,
                 payload if type(payload) is bytes else bytes(payload),
@@ -492,27 +483,33 @@ def _patch_wsproto(b: list[_Binding], api: Any) -> None:
     _rebind(b, fp, "MessageDecoder", message_decoder, "wsproto")
 
 
-def _direct_unmasker(api: Any) -> Callable[[int, bytes], tuple[bytes, Any]] | None:
-    """``start(length, key) -> (out, write)`` for the C backend on CPython: ``out`` is a new
-    bytes object of ``length`` bytes that ``write(data, start, n, at)`` fills with
-    ``data[start:start + n]`` unmasked, at offset ``at`` and key phase ``at``; what apply_mask does for a whole payload, for one
-    that arrives in pieces, without joining them afterwards.  The object is filled before
-    anything else sees it, as the backend's own apply_mask fills its output.  None for a
-    backend that cannot (the pure one): pieces are then unmasked apart and joined."""
-    backend = api.backend
-    ffi = getattr(backend, "ffi", None)
-    lib = getattr(backend, "lib", None)
-    new = getattr(backend, "_output", None)
-    if (
-        ffi is None
-        or lib is None
-        or new is None
-        or not getattr(backend, "_FILL_BYTES", False)
-    ):
-        return None
-    c_mask, from_buffer = lib.wsfast_mask, ffi.from_buffer
+_Pieces = tuple[Callable[[Any, int, int, int], None], Callable[[], bytes]]
 
-    def start(length: int, key: bytes) -> tuple[bytes, Any]:
+
+def _assembler(
+    api: Any, unmask: Callable[[Any, int, int, bytes, int], bytes]
+) -> Callable[[int, bytes], _Pieces]:
+    """``start(length, key) -> (write, finish)`` for a masked payload of ``length`` bytes that
+    arrives in pieces: ``write(data, start, n, at)`` unmasks ``data[start:start + n]`` as the
+    payload's bytes from offset ``at`` (key phase ``at``), ``finish()`` returns the payload.
+    With the C backend on CPython the pieces are unmasked straight into the bytes object
+    returned (no join afterwards); elsewhere each is unmasked by ``unmask`` and they are joined."""
+    fill = _c_fill(api)
+    if fill is None:
+
+        def start(length: int, key: bytes) -> _Pieces:
+            parts: list[bytes] = []
+
+            def write(data: Any, start: int, n: int, at: int) -> None:
+                parts.append(unmask(data, start, n, key, at))
+
+            return write, lambda: b"".join(parts)
+
+        return start
+
+    new, c_mask, from_buffer = fill  # C backend only
+
+    def start_in_place(length: int, key: bytes) -> _Pieces:  # C backend only
         out = new(length)
         dst = from_buffer("uint8_t[]", out)
 
@@ -520,9 +517,9 @@ def _direct_unmasker(api: Any) -> Callable[[int, bytes], tuple[bytes, Any]] | No
             # the cdata dies with this call, releasing a bytearray's buffer (CPython only)
             c_mask(from_buffer(data) + start, dst + at, n, key, at & 3)
 
-        return out, write
+        return write, lambda: out
 
-    return start
+    return start_in_place  # C backend only
 
 
 def _websockets_small_mask() -> Callable[[bytes, bytes], bytes] | None:
@@ -545,16 +542,17 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
     acceptable, it consumes it, and unmasks the payload out of the buffer as it arrives
     (pausing exactly when ``read_exact(length)`` would, with the same ``EOFError`` at the end of
     the stream), so the buffer never holds more than one read.  Anything else (a header still
-    arriving, an invalid opcode or masking, a payload over ``max_size``, another reader) goes
-    to the original, untouched buffer and all, so every error is websockets' own.  Frames are
-    built, passed through extensions and checked by the same code as in the original.
+    arriving, an invalid opcode or masking, a payload over ``max_size``, another reader, a
+    connection with an extension such as permessage-deflate) goes to the original, untouched
+    buffer and all, so every error is websockets' own.  Frames are checked by the frame's own
+    ``check``.
     """
     parse0 = frames.Frame.__dict__["parse"].__func__
     read_exact0 = streams.StreamReader.read_exact
     opcodes = {int(op): op for op in frames.Opcode}
     unpack_q = struct.Struct("!Q").unpack_from
     unmask = _slice_unmasker(api, _websockets_small_mask())
-    direct = _direct_unmasker(api)
+    assemble = _assembler(api, unmask)
 
     def parse(
         cls: Any,
@@ -588,6 +586,7 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
                     and n >= size
                     and length >= 0
                     and (max_size is None or length <= max_size)
+                    and not extensions
                 ):
                     end = size + length
                     data: Any
@@ -605,17 +604,12 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
                     else:
                         key = bytes(buf[size - 4 : size])
                         del buf[:size]
-                        parts: list[bytes] = []
-                        if direct is not None:
-                            data, write = direct(length, key)
+                        write, finish = assemble(length, key)
                         got = 0
                         while True:
                             take = min(len(buf), length - got)
                             if take:
-                                if direct is not None:
-                                    write(buf, 0, take, got)
-                                else:
-                                    parts.append(unmask(buf, 0, take, key, got))
+                                write(buf, 0, take, got)
                                 del buf[:take]
                                 got += take
                             if got == length:
@@ -626,8 +620,7 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
                                 )
                             yield
                             buf = reader.buffer
-                        if direct is None:
-                            data = b"".join(parts)
+                        data = finish()
                     frame = cls(
                         opcode,
                         data,
@@ -636,8 +629,6 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
                         bool(head1 & 0x20),
                         bool(head1 & 0x10),
                     )
-                    for extension in reversed(extensions or ()):
-                        frame = extension.decode(frame, max_size=max_size)
                     frame.check()
                     return frame
         return (
@@ -675,9 +666,7 @@ def _patch_websockets(b: list[_Binding], api: Any) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 from websockets.legacy import framing
-        except (
-            ImportError
-        ):  # pragma: no cover - a version without the legacy implementation
+        except ImportError:  # pragma: no cover - a websockets without legacy/
             return
         if framing.apply_mask is pure_mask:
             _rebind(b, framing, "apply_mask", apply_mask, "websockets")
