@@ -407,8 +407,36 @@ static size_t utf8_blocks_ssse3(const uint8_t *data, size_t len)
     return i;
 }
 
+/* One vector of bytes judged with the 32 bytes before it.  Returns a vector whose bit 7 is set
+ * on a byte that is a continuation where none may be, or is none where one must be (a lead of
+ * three or four bytes two or three back); its other bits are noise.  The remaining error kinds,
+ * bits 0-6 of the three lookups ANDed, are ORed into *kinds.  Keeping the two apart saves the
+ * AND with 0x80 per vector, and the tables are the caller's, loaded once per call. */
 TARGET("avx2")
-static __m256i utf8_errors_avx2(__m256i cur, __m256i prev)
+static __m256i utf8_errors_avx2(__m256i cur, __m256i prev, __m256i t_prev_high,
+                                __m256i t_prev_low, __m256i t_cur_high, __m256i *kinds)
+{
+    const __m256i nibble = _mm256_set1_epi8(0x0f);
+    /* [high half of prev, low half of cur]: alignr works within 128-bit lanes, so this is the
+     * lane that supplies the bytes before each lane of cur. */
+    __m256i before = _mm256_permute2x128_si256(prev, cur, 0x21);
+    __m256i prev1 = _mm256_alignr_epi8(cur, before, 15);
+    __m256i a =
+        _mm256_shuffle_epi8(t_prev_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble));
+    __m256i b = _mm256_shuffle_epi8(t_prev_low, _mm256_and_si256(prev1, nibble));
+    __m256i c =
+        _mm256_shuffle_epi8(t_cur_high, _mm256_and_si256(_mm256_srli_epi16(cur, 4), nibble));
+    __m256i special = _mm256_and_si256(_mm256_and_si256(a, b), c);
+    __m256i third = _mm256_subs_epu8(_mm256_alignr_epi8(cur, before, 14),
+                                     _mm256_set1_epi8((char)(0xE0 - 0x80)));
+    __m256i fourth = _mm256_subs_epu8(_mm256_alignr_epi8(cur, before, 13),
+                                      _mm256_set1_epi8((char)(0xF0 - 0x80)));
+    *kinds = _mm256_or_si256(*kinds, special);
+    return _mm256_xor_si256(_mm256_or_si256(third, fourth), special);
+}
+
+TARGET("avx2")
+static size_t utf8_blocks_avx2(const uint8_t *data, size_t len)
 {
     /* The same table in both 128-bit lanes: vpshufb looks up within each lane. */
     const __m256i t_prev_high =
@@ -417,29 +445,6 @@ static __m256i utf8_errors_avx2(__m256i cur, __m256i prev)
         _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_prev_low));
     const __m256i t_cur_high =
         _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_cur_high));
-    const __m256i nibble = _mm256_set1_epi8(0x0f);
-    /* [high half of prev, low half of cur]: alignr works within 128-bit lanes, so this is the
-     * lane that supplies the bytes before each lane of cur. */
-    __m256i before = _mm256_permute2x128_si256(prev, cur, 0x21);
-    __m256i prev1 = _mm256_alignr_epi8(cur, before, 15);
-    __m256i prev2 = _mm256_alignr_epi8(cur, before, 14);
-    __m256i prev3 = _mm256_alignr_epi8(cur, before, 13);
-    __m256i a =
-        _mm256_shuffle_epi8(t_prev_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble));
-    __m256i b = _mm256_shuffle_epi8(t_prev_low, _mm256_and_si256(prev1, nibble));
-    __m256i c =
-        _mm256_shuffle_epi8(t_cur_high, _mm256_and_si256(_mm256_srli_epi16(cur, 4), nibble));
-    __m256i special = _mm256_and_si256(_mm256_and_si256(a, b), c);
-    __m256i third = _mm256_subs_epu8(prev2, _mm256_set1_epi8((char)(0xE0 - 0x80)));
-    __m256i fourth = _mm256_subs_epu8(prev3, _mm256_set1_epi8((char)(0xF0 - 0x80)));
-    __m256i must =
-        _mm256_and_si256(_mm256_or_si256(third, fourth), _mm256_set1_epi8((char)0x80));
-    return _mm256_xor_si256(must, special);
-}
-
-TARGET("avx2")
-static size_t utf8_blocks_avx2(const uint8_t *data, size_t len)
-{
     __m256i prev = _mm256_setzero_si256();
     size_t i = 0;
     int prev_ascii = 1; /* the start is a code point boundary */
@@ -454,8 +459,12 @@ static size_t utf8_blocks_avx2(const uint8_t *data, size_t len)
                 return i;
             prev_ascii = 1;
         } else {
-            __m256i e = _mm256_or_si256(utf8_errors_avx2(v0, prev), utf8_errors_avx2(v1, v0));
-            if (!_mm256_testz_si256(e, e))
+            __m256i kinds = _mm256_setzero_si256();
+            __m256i e = _mm256_or_si256(
+                utf8_errors_avx2(v0, prev, t_prev_high, t_prev_low, t_cur_high, &kinds),
+                utf8_errors_avx2(v1, v0, t_prev_high, t_prev_low, t_cur_high, &kinds));
+            if (_mm256_movemask_epi8(e) != 0 ||
+                !_mm256_testz_si256(kinds, _mm256_set1_epi8(0x7f)))
                 return i;
             prev_ascii = 0;
         }

@@ -14,6 +14,9 @@ _ACCEPT = 0
 _REJECT = 8
 # Up to this size CPython's own ASCII check costs less than a call into either backend.
 _SMALL = 4096
+# Up to this size validating non-ASCII text by decoding it (CPython's decoder is as strict:
+# no overlongs, surrogates or values past U+10FFFF) costs less than a call into either backend.
+_DECODE = 512
 
 
 class Utf8Validator:
@@ -79,8 +82,15 @@ def bind(backend: Any) -> tuple[Callable[[Buffer], bool], type[Utf8Validator]]:
     def validate_utf8(data: Buffer) -> bool:
         """True if ``data`` is complete, well-formed UTF-8."""
         data = readable(data)
-        if len(data) <= _SMALL and type(data) is not memoryview and data.isascii():
-            return True
+        if len(data) <= _SMALL and type(data) is not memoryview:
+            if data.isascii():
+                return True
+            if len(data) <= _DECODE:
+                try:
+                    data.decode()
+                except UnicodeDecodeError:
+                    return False
+                return True
         return b_feed(_ACCEPT, data) == (_ACCEPT, -1)
 
     validator = type("Utf8Validator", (Utf8Validator,), {"_feed": staticmethod(b_feed)})
