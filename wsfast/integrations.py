@@ -317,53 +317,52 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
         def parse_header(self) -> bool:
             d, p = self._data, self._pos
             avail = len(d) - p
-            if avail >= 2:
-                b0, b1 = d[p], d[p + 1]
-                opcode = opcodes.get(b0 & 0x0F)
-                masked = b1 & 0x80
-                # No reserved bits, a masked frame from the client only, no fragmented control
-                # frame: anything else is wsproto's to reject, with its own message.
-                if (
-                    opcode is not None
-                    and not b0 & 0x70
-                    and (not masked) is self.client
-                    and (b0 & 0x80 or opcode < 8)
-                ):
-                    length = b1 & 0x7F
-                    size = 2
-                    ok = True
-                    if length == 126:
-                        if avail >= 4:
-                            length = (d[p + 2] << 8) | d[p + 3]
-                            size = 4
-                            ok = length > 125 and opcode < 8
-                        else:
-                            ok = False
-                    elif length == 127:
-                        if avail >= 10:
-                            (length,) = unpack_q(d, p + 2)
-                            size = 10
-                            ok = 0xFFFF < length < 2**63 and opcode < 8
-                        else:
-                            ok = False
-                    if ok and masked:
-                        if avail >= size + 4:
-                            masker: Any = XorMaskerSimple(d[p + size : p + size + 4])
-                            size += 4
-                        else:
-                            ok = False
-                    elif ok:
-                        masker = XorMaskerNull()
-                    if ok:
-                        self._pos = p + size
-                        self.masker = masker
-                        self.header = Header(
-                            bool(b0 & 0x80), no_rsv, opcode, length, None
-                        )
-                        self.effective_opcode = opcode
-                        self.payload_required = length if opcode >= 8 else 0
-                        self.payload_consumed = 0
-                        return True
+            if avail < 2:  # wsproto's parser, too, waits for two bytes before anything
+                return False
+            b0, b1 = d[p], d[p + 1]
+            opcode = opcodes.get(b0 & 0x0F)
+            masked = b1 & 0x80
+            # No reserved bits, a masked frame from the client only, no fragmented control
+            # frame: anything else is wsproto's to reject, with its own message.
+            if (
+                opcode is not None
+                and not b0 & 0x70
+                and (not masked) is self.client
+                and (b0 & 0x80 or opcode < 8)
+            ):
+                length = b1 & 0x7F
+                size = 2
+                ok = True
+                if length == 126:
+                    if avail >= 4:
+                        length = (d[p + 2] << 8) | d[p + 3]
+                        size = 4
+                        ok = length > 125 and opcode < 8
+                    else:
+                        ok = False
+                elif length == 127:
+                    if avail >= 10:
+                        (length,) = unpack_q(d, p + 2)
+                        size = 10
+                        ok = 0xFFFF < length < 2**63 and opcode < 8
+                    else:
+                        ok = False
+                if ok and masked:
+                    if avail >= size + 4:
+                        masker: Any = XorMaskerSimple(d[p + size : p + size + 4])
+                        size += 4
+                    else:
+                        ok = False
+                elif ok:
+                    masker = XorMaskerNull()
+                if ok:
+                    self._pos = p + size
+                    self.masker = masker
+                    self.header = Header(bool(b0 & 0x80), no_rsv, opcode, length, None)
+                    self.effective_opcode = opcode
+                    self.payload_required = length if opcode >= 8 else 0
+                    self.payload_consumed = 0
+                    return True
             return self._parse_header_as_wsproto()
 
         def _parse_header_as_wsproto(self) -> bool:
