@@ -4,32 +4,44 @@ from __future__ import annotations
 
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, NamedTuple, Sequence, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, Union
 
 from . import _codes as C
 from ._common import readable
 from .errors import ProtocolError
 
+_new = tuple.__new__
+
 Buffer = Union[bytes, bytearray, memoryview]
 
 
-class Message(tuple):
+class _MessageType(type):
+    """Gives ``Message(data, is_text=False)`` its signature while the type keeps tuple's own
+    constructor, which the decoder calls from C on ``(data, is_text)`` pairs."""
+
+    def __call__(cls, data: bytes, is_text: bool = False) -> Any:
+        return _new(cls, (data, is_text))
+
+
+class Message(tuple, metaclass=_MessageType):
     """A complete data message, the tuple ``(data, is_text)``.  ``data`` is the payload as
     bytes; ``text`` decodes it on first access and keeps the str (text messages were validated
     as they arrived, so decoding cannot fail).
 
-    A tuple, like the other events, because the decoder makes one per message in C
-    (``tuple.__new__`` over a batch) instead of running an ``__init__`` per message.
+    A tuple, like the other events, because the decoder makes one per message in C (tuple's
+    own constructor mapped over a batch's ``(data, is_text)`` pairs) instead of running an
+    ``__init__`` per message.
     """
 
     data: bytes
     is_text: bool
 
-    def __new__(cls, data: bytes, is_text: bool = False) -> Message:
-        return tuple.__new__(cls, (data, is_text))
+    if TYPE_CHECKING:  # the signature _MessageType.__call__ gives it, for type checkers
 
-    def __getnewargs__(self) -> tuple[bytes, bool]:
-        return (self[0], self[1])
+        def __new__(cls, data: bytes, is_text: bool = False) -> Message: ...
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, bool]]:
+        return (Message, (self[0], self[1]))
 
     data = property(itemgetter(0), doc="the payload")  # type: ignore[assignment]
     is_text = property(itemgetter(1), doc="True for a text message")  # type: ignore[assignment]
@@ -65,6 +77,9 @@ class Close(NamedTuple):
 
 
 Event = Union[Message, Ping, Pong, Close]
+# tuple's constructor as Message's type slot holds it: called by map on (data, is_text) pairs it
+# runs no Python code (the metaclass only serves calls made from Python)
+_make = type.__call__.__get__(Message)
 
 _SINGLE_TEXT = C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1
 _SINGLE_BINARY = C.R_FIRST | C.R_FIN | 0x2
@@ -72,7 +87,6 @@ _PING = C.R_FIN | 0x9
 _PONG = C.R_FIN | 0xA
 _CLOSE = C.R_FIN | 0x8
 _UNLIMITED = 2**64 - 1
-_new = tuple.__new__
 
 
 def _limit(name: str, value: int | None) -> int:
@@ -131,9 +145,9 @@ class Decoder:
         events: list[Event] = []
         for same, payloads, records in batches:
             if same == _SINGLE_TEXT:
-                events.extend(map(_new, repeat(Message), zip(payloads, repeat(True))))
+                events.extend(map(_make, zip(payloads, repeat(True))))
             elif same == _SINGLE_BINARY:
-                events.extend(map(_new, repeat(Message), zip(payloads, repeat(False))))
+                events.extend(map(_make, zip(payloads, repeat(False))))
             else:
                 self._events(records, payloads, events.append)
         error = self._scanner.error
@@ -154,9 +168,9 @@ class Decoder:
     def _events(self, records: Any, payloads: Any, append: Any) -> None:
         for (_, _, kind, code), payload in zip(records, payloads):
             if kind == _SINGLE_TEXT:
-                append(_new(Message, (payload, True)))
+                append(_make((payload, True)))
             elif kind == _SINGLE_BINARY:
-                append(_new(Message, (payload, False)))
+                append(_make((payload, False)))
             elif kind == _PING:
                 append(Ping(payload))
             elif kind == _PONG:
