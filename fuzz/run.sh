@@ -34,7 +34,7 @@ find_clang() {
 }
 
 build() {
-    local cc
+    local cc t  # t local: run_one calls build, and its own t names the target to run
     cc=$(find_clang)
     mkdir -p build
     for t in "${TARGETS[@]}"; do
@@ -82,6 +82,7 @@ run_one() {
 }
 
 regress() {
+    local t
     [[ -d seeds ]] || seeds
     for t in "${TARGETS[@]}"; do
         [[ -x build/fuzz_$t ]] || build
