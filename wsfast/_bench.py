@@ -897,14 +897,15 @@ def table(results: list[Result], group: str) -> str:
         base = by.get((name, "wsfast"))
         cells = [name]
         for lib in libraries:
-            r = by.get((name, lib))
-            if r is None:
+            found = by.get((name, lib))
+            if found is None:
                 cells.append("-")
             elif lib == "wsfast" or base is None:
-                cells.append(_fmt(r.throughput, r.unit))
+                cells.append(_fmt(found.throughput, found.unit))
             else:
                 cells.append(
-                    f"{_fmt(r.throughput, r.unit)} ({base.throughput / r.throughput:.2f}x)"
+                    f"{_fmt(found.throughput, found.unit)}"
+                    f" ({base.throughput / found.throughput:.2f}x)"
                 )
         lines.append(cells)
     widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header))]
@@ -1070,8 +1071,8 @@ def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
     peers = load_peers()
     for name, peer in peers.available.items():
         out.write(f"  peer {name} {peer.get('version', '?')}\n")
-    for name, why in peers.skipped.items():
-        out.write(f"  peer {name} skipped: {why}\n")
+    for name, reason in peers.skipped.items():
+        out.write(f"  peer {name} skipped: {reason}\n")
 
     rng = random.Random(6455)
     sizes = [16, 125, 1000] if args.quick else [16, 125, 1000, 64 * KiB, MiB]
@@ -1086,7 +1087,7 @@ def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
     # every result checked once, before any timing
     failures: dict[str, str] = {}
     for w in workloads:
-        kept = []
+        kept: list[Entry] = []
         for e in w.entries:
             try:
                 why = e.check()

@@ -97,7 +97,7 @@ def _uninitialized_bytes() -> Any:
     return new
 
 
-_bytes_new = _uninitialized_bytes() if _FILL_BYTES else None
+_bytes_new: Any = _uninitialized_bytes() if _FILL_BYTES else None
 # Below this size the ctypes call costs more than bytes(n)'s zero fill.
 _UNINITIALIZED_FROM = 4096
 
@@ -276,7 +276,7 @@ class Scanner:
                     payload = bytes(payload)  # pragma: no cover - PyPy
                 first = d.records[0]
                 same = first.kind
-                records = None if same in _UNIFORM else ((0, first.length, same, 0),)
+                records: Any = None if same in _UNIFORM else ((0, first.length, same, 0),)
                 batches.append((same, (payload,), records))
                 full = True  # what followed the frame waits in the buffer
             elif count:

@@ -20,7 +20,7 @@ class _MessageType(type):
     constructor, which the decoder calls from C on ``(data, is_text)`` pairs."""
 
     def __call__(cls, data: bytes, is_text: bool = False) -> Any:
-        return _new(cls, (data, is_text))
+        return _new(cls, (data, is_text))  # type: ignore[arg-type]
 
 
 class Message(tuple, metaclass=_MessageType):

@@ -433,7 +433,7 @@ def _wsproto_classes(fp: Any, api: Any) -> tuple[type, type, type]:
 
             masker = self.masker
             if type(masker) is XorMaskerSimple:
-                payload: Any = unmask(d, p, take, masker._key, masker._phase)
+                payload = unmask(d, p, take, masker._key, masker._phase)
                 masker._phase = (masker._phase + take) & 3
             else:
                 payload = masker.process(bytearray(d[p : p + take]))
@@ -561,7 +561,7 @@ def _websockets_parse(frames: Any, streams: Any, api: Any) -> classmethod:
         max_size: int | None = None,
         extensions: Any = None,
     ) -> Any:
-        reader = getattr(read_exact, "__self__", None)
+        reader: Any = getattr(read_exact, "__self__", None)
         buf = getattr(reader, "buffer", None)
         if (
             getattr(read_exact, "__func__", None) is read_exact0

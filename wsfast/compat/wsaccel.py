@@ -14,11 +14,16 @@ or ``codepoint`` (the Hoehrmann DFA internals wsaccel exposes).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..integrations import _default_api, quad_classes
 
-_KeyedMasker, _NullMasker, _QuadUtf8Validator = quad_classes(_default_api())
+if TYPE_CHECKING:  # the classes quad_classes builds are subclasses of these
+    from ..integrations import KeyedMasker as _KeyedMasker
+    from ..integrations import NullMasker as _NullMasker
+    from ..integrations import QuadUtf8Validator as _QuadUtf8Validator
+else:
+    _KeyedMasker, _NullMasker, _QuadUtf8Validator = quad_classes(_default_api())
 
 __all__ = ["Utf8Validator", "XorMaskerNull", "XorMaskerSimple", "createXorMasker"]
 
