@@ -136,17 +136,14 @@ static void mask_avx2(const uint8_t *src, uint8_t *dst, size_t len, uint32_t key
 
     if (len >= 512) {
         /* Align the stores: bytes objects and malloc'd buffers are 16-byte aligned, so every
-         * other 32-byte store would straddle two cache lines (about 5% of a 1 MiB mask, measured
-         * here).  The head goes through the scalar code; the key is then rotated to the phase
-         * the vectors start at. */
-        size_t head = (size_t)(-(uintptr_t)dst & 31), j;
+         * other 32-byte store would straddle two cache lines.  The head goes through the scalar
+         * code; the key is then rotated to the phase the vectors start at. */
+        size_t head = (size_t)(-(uintptr_t)dst & 31);
         if (head) {
-            uint8_t k[4], rotated[4];
+            uint8_t k[4];
             mask_scalar(src, dst, head, key);
             memcpy(k, &key, 4);
-            for (j = 0; j < 4; j++)
-                rotated[j] = k[(j + head) & 3];
-            memcpy(&key, rotated, 4);
+            key = rotated_key(k, head);
             i = head;
         }
     }

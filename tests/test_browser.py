@@ -22,19 +22,14 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 
-import wsfast
-
 from .conftest import BACKENDS
+from .echo_process import SERVER, start_echo_server
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER = ROOT / "examples" / "echo_server.py"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CLOSE_CODE, CLOSE_REASON = 4321, "finished"
 TIMEOUT = 90  # seconds for the whole exchange (1 MiB messages, a slow shared machine)
@@ -170,38 +165,6 @@ def browser_env() -> dict[str, str]:
     return env
 
 
-def start_echo_server(backend: str) -> tuple[subprocess.Popen, int]:
-    env = dict(os.environ)
-    package_root = str(Path(wsfast.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [package_root, env.get("PYTHONPATH")])
-    )
-    if backend == "python":
-        env["WSFAST_NO_EXTENSIONS"] = "1"
-        env.pop("WSFAST_REQUIRE_EXTENSIONS", None)  # set for the C runs (.ci/run, sanitize.sh)
-    else:
-        env.pop("WSFAST_NO_EXTENSIONS", None)
-        env["WSFAST_REQUIRE_EXTENSIONS"] = "1"
-        env["WSFAST_FORCE_KERNEL"] = backend[2:]
-    server = subprocess.Popen(
-        [sys.executable, str(SERVER), "--port", "0", "--verbose"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    banner = server.stdout.readline()
-    if not banner.startswith("listening on ws://127.0.0.1:"):
-        try:
-            rest = server.communicate(timeout=30)[0]  # the whole traceback, if it failed
-        except subprocess.TimeoutExpired:
-            server.kill()
-            rest = server.communicate()[0]
-        raise AssertionError(banner + rest)
-    expected_backend = "python" if backend == "python" else "c"
-    assert f"backend {expected_backend})" in banner, banner
-    return server, int(banner.split()[2].rsplit(":", 1)[1])
-
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_headless_chromium_gets_every_message_back_and_closes_cleanly(
@@ -216,7 +179,7 @@ def test_headless_chromium_gets_every_message_back_and_closes_cleanly(
         )
 
     sent = messages()
-    server, port = start_echo_server(backend)
+    server, port = start_echo_server(backend, "--verbose", log=True)
     plan = {
         "url": f"ws://127.0.0.1:{port}/browser-test",
         "code": CLOSE_CODE,

@@ -9,30 +9,20 @@ from __future__ import annotations
 import http.client
 import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 import wsfast
 
-SERVER = Path(__file__).resolve().parent.parent / "examples" / "echo_server.py"
+from .echo_process import SERVER, start_echo_server
 
 
 @pytest.fixture(scope="module")
 def port():
     if not SERVER.exists():
         pytest.skip(f"{SERVER} is missing: these tests do not run from a checkout")
-    package_root = str(Path(wsfast.__file__).resolve().parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    process = subprocess.Popen(
-        [sys.executable, str(SERVER), "--port", "0"], stdout=subprocess.PIPE, text=True, env=env
-    )
-    banner = process.stdout.readline()
-    assert banner.startswith("listening on ws://127.0.0.1:"), banner
-    yield int(banner.split()[2].rsplit(":", 1)[1])
+    process, port = start_echo_server()
+    yield port
     process.terminate()
     process.wait(10)
 

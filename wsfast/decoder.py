@@ -41,7 +41,7 @@ class Message(tuple, metaclass=_MessageType):
         def __new__(cls, data: bytes, is_text: bool = False) -> Message: ...
 
     def __reduce__(self) -> tuple[Any, tuple[bytes, bool]]:
-        return (Message, (self[0], self[1]))
+        return (type(self), (self[0], self[1]))
 
     data = property(itemgetter(0), doc="the payload")  # type: ignore[assignment]
     is_text = property(itemgetter(1), doc="True for a text message")  # type: ignore[assignment]
