@@ -951,25 +951,54 @@ static int fail(wsfast_decoder *d, int code, uint64_t value, uint64_t position)
     return code;
 }
 
-/* Unmask and validate the payload bytes of the open frame that have arrived since the last
- * call, so that no byte is scanned twice however the frame is split. */
-static int advance_payload(wsfast_decoder *d)
-{
-    uint64_t arrived = d->end - d->frame_payload;
-    uint64_t upto = arrived < d->frame_length ? arrived : d->frame_length;
-    uint64_t n = upto - d->frame_done;
-    uint8_t *p = d->buffer + d->frame_payload + d->frame_done;
+/* This call's input as it moves into the receive buffer: input[k] belongs at buffer[base + k],
+ * and the buffer holds its real bytes below `filled`, except the headers parsed straight from
+ * the input (a frame's header is read once, when it opens).  The bytes of a payload are
+ * unmasked from the input into the buffer, so each is read and written once; what a call
+ * leaves for the next is copied as it is. */
+typedef struct {
+    const uint8_t *input;
+    uint64_t base;
+    uint64_t filled;
+} incoming;
 
-    if (n == 0)
-        return 0;
-    if ((d->flags & WSFAST_CLIENT) == 0) {
-        uint32_t key = rotated_key(d->frame_mask, (size_t)(d->frame_done & 3));
-        /* Small payloads, the common case, skip the vector kernels' set-up. */
-        if (n < 32)
-            mask_scalar(p, p, (size_t)n, key);
-        else
-            K.mask(p, p, (size_t)n, key);
+/* Copy what the buffer still lacks below `upto` from the input. */
+static void fill_to(wsfast_decoder *d, incoming *in, uint64_t upto)
+{
+    if (upto > in->filled) {
+        memcpy(d->buffer + in->filled, in->input + (in->filled - in->base),
+               (size_t)(upto - in->filled));
+        in->filled = upto;
     }
+}
+
+/* n payload bytes of the open frame, from src to dst (which may be the same), unmasked on the
+ * server side; `done` of its bytes came before them. */
+static inline void unmask_span(const wsfast_decoder *d, const uint8_t *src, uint8_t *dst,
+                               uint64_t n, uint64_t done)
+{
+    uint32_t key;
+
+    if (d->flags & WSFAST_CLIENT) {
+        if (src != dst)
+            memcpy(dst, src, (size_t)n);
+        return;
+    }
+    if ((done & 3) == 0)
+        memcpy(&key, d->frame_mask, 4); /* a frame's first bytes: the key as it came */
+    else
+        key = rotated_key(d->frame_mask, (size_t)(done & 3));
+    /* Small payloads, the common case, skip the vector kernels' set-up. */
+    if (n < 32)
+        mask_scalar(src, dst, (size_t)n, key);
+    else
+        K.mask(src, dst, (size_t)n, key);
+}
+
+/* Advance the text message's UTF-8 state over n unmasked payload bytes at p (uncompressed
+ * text only: a compressed message is validated after inflating, by the caller). */
+static int validate_span(wsfast_decoder *d, const uint8_t *p, uint64_t n)
+{
     if ((d->frame_kind & (WSFAST_R_TEXT | WSFAST_R_RSV1)) == WSFAST_R_TEXT) {
         size_t at = n < 64 ? utf8_scalar(&d->utf8_state, p, (size_t)n)
                            : K.utf8(&d->utf8_state, p, (size_t)n);
@@ -977,6 +1006,42 @@ static int advance_payload(wsfast_decoder *d)
             return fail(d, WSFAST_E_INVALID_UTF8, 0, d->utf8_offset + at);
         d->utf8_offset += n;
     }
+    return 0;
+}
+
+/* Unmask and validate the payload bytes of the open frame that have arrived since the last
+ * call, so that no byte is scanned twice however the frame is split. */
+static int advance_payload(wsfast_decoder *d, incoming *in)
+{
+    uint64_t arrived = d->end - d->frame_payload;
+    uint64_t upto = arrived < d->frame_length ? arrived : d->frame_length;
+    uint64_t n = upto - d->frame_done;
+    uint64_t from = d->frame_payload + d->frame_done;
+    uint8_t *p = d->buffer + from;
+    uint64_t here; /* how many of the n bytes are in the buffer already */
+
+    if (n == 0)
+        return 0;
+    if (in->filled <= from) {
+        /* The usual case: the bytes are all in this call's input (and so was the header, which
+         * nothing reads again: it is skipped, not copied). */
+        unmask_span(d, in->input + (from - in->base), p, n, d->frame_done);
+        in->filled = from + n;
+    } else {
+        /* Some arrived before this call, or came with a header read from the buffer (which
+         * fills up to 14 bytes past its start): those are unmasked in place. */
+        here = in->filled - from;
+        if (here > n)
+            here = n;
+        unmask_span(d, p, p, here, d->frame_done);
+        if (here < n) {
+            unmask_span(d, in->input + (from + here - in->base), p + here, n - here,
+                        d->frame_done + here);
+            in->filled = from + n;
+        }
+    }
+    if (validate_span(d, p, n) != 0)
+        return -1;
     d->frame_done = upto;
     return 0;
 }
@@ -1026,17 +1091,25 @@ static int finish_frame(wsfast_decoder *d, wsfast_record *r)
 }
 
 /* Read the next frame header at d->begin and open the frame. */
-static int open_frame(wsfast_decoder *d)
+static int open_frame(wsfast_decoder *d, incoming *in)
 {
     wsfast_header h;
     uint64_t value = 0;
     uint32_t kind;
+    const uint8_t *p;
     int rc;
 
     if (d->closed)
         return fail(d, WSFAST_E_AFTER_CLOSE, 0, 0);
-    rc = read_header(d->buffer + d->begin, (size_t)(d->end - d->begin),
-                     (d->flags & WSFAST_STRICT) != 0, d, &h, &value);
+    if (d->begin >= in->filled) {
+        p = in->input + (d->begin - in->base);
+    } else {
+        /* The header began in an earlier call: make it whole in the buffer. */
+        fill_to(d, in, d->end - d->begin < 14 ? d->end : d->begin + 14);
+        p = d->buffer + d->begin;
+    }
+    rc = read_header(p, (size_t)(d->end - d->begin), (d->flags & WSFAST_STRICT) != 0, d, &h,
+                     &value);
     if (rc == WSFAST_NEED_MORE)
         return rc;
     if (rc < 0)
@@ -1085,11 +1158,15 @@ static size_t put_decimal(char *out, uint64_t v)
         out[1] = (char)('0' + v % 10);
         return 2;
     }
-    if (v < 1000) {
-        out[0] = (char)('0' + v / 100);
-        out[1] = (char)('0' + v / 10 % 10);
-        out[2] = (char)('0' + v % 10);
-        return 3;
+    if (v < 100000) {
+        /* Up to 64 KiB payloads: 32-bit arithmetic, digits written from the last. */
+        uint32_t w = (uint32_t)v;
+        n = v < 1000 ? 3 : v < 10000 ? 4 : 5;
+        for (k = n; k > 0; k--) {
+            out[k - 1] = (char)('0' + w % 10);
+            w /= 10;
+        }
+        return n;
     }
 
     do {
@@ -1129,16 +1206,9 @@ static int sink_payload(wsfast_decoder *d, const uint8_t *src, uint64_t n)
 {
     uint8_t *dst = d->sink + d->frame_done;
 
-    if ((d->flags & WSFAST_CLIENT) == 0)
-        K.mask(src, dst, (size_t)n, rotated_key(d->frame_mask, (size_t)(d->frame_done & 3)));
-    else
-        memcpy(dst, src, (size_t)n);
-    if ((d->frame_kind & (WSFAST_R_TEXT | WSFAST_R_RSV1)) == WSFAST_R_TEXT) {
-        size_t at = K.utf8(&d->utf8_state, dst, (size_t)n);
-        if (at < n)
-            return fail(d, WSFAST_E_INVALID_UTF8, 0, d->utf8_offset + at);
-        d->utf8_offset += n;
-    }
+    unmask_span(d, src, dst, n, d->frame_done);
+    if (validate_span(d, dst, n) != 0)
+        return -1;
     d->frame_done += n;
     return 0;
 }
@@ -1163,7 +1233,10 @@ static int drain_into_sink(wsfast_decoder *d)
 int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
 {
     int count = 0;
+    incoming in;
 
+    d->first_offset = 0;
+    d->want_sink = 0;
     d->layout_size = 0;
     d->same_kind = WSFAST_MIXED_KINDS;
     d->sink_record = 0;
@@ -1220,15 +1293,18 @@ int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
                 return -WSFAST_NEED_ROOM;
             }
         }
-        memcpy(d->buffer + d->end, input, len);
-        d->end += len;
     }
+    /* The input is not copied in up front: its payloads go from it into the buffer unmasked,
+     * and fill_to copies the rest on the way. */
+    in.input = input;
+    in.base = in.filled = d->end;
+    d->end += len;
 
     while (count < WSFAST_MAX_RECORDS) {
         if (!d->frame_open) {
             if (d->begin == d->end)
                 break;
-            if (open_frame(d) != WSFAST_OK)
+            if (open_frame(d, &in) != WSFAST_OK)
                 break;
             if (d->sink_min != 0 && d->frame_length >= d->sink_min &&
                 d->frame_length <= d->sink_max &&
@@ -1238,7 +1314,7 @@ int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
                 break;
             }
         }
-        if (advance_payload(d) != 0)
+        if (advance_payload(d, &in) != 0)
             break;
         if (d->frame_done < d->frame_length)
             break;
@@ -1249,6 +1325,11 @@ int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
         d->begin = d->frame_payload + d->frame_length;
         d->frame_open = 0;
     }
+    /* What this call leaves (a frame still arriving, records beyond this batch) waits in the
+     * buffer for the next one, which may bring no input. */
+    fill_to(d, &in, d->end);
+    if (count > 0)
+        d->first_offset = d->records[0].offset;
     return d->error ? -(count + 16) : count;
 }
 

@@ -128,14 +128,20 @@ typedef struct {
      * skip since the previous payload ("6x", omitted when 0) and its payload ("125s"), from the
      * first record's offset; struct.unpack_from turns it into the payload bytes objects in one
      * call.  At most 28 characters per record. */
-    uint32_t layout_size;
     char layout[7168];
-    /* The kind every record of the batch shares, or WSFAST_MIXED_KINDS. */
-    uint32_t same_kind;
+
+    /* What a call returns besides its count, written by every wsfast_decode call, side by side
+     * so that Python reads them in one struct unpack (format "=QQIII", in this order). */
+    uint64_t first_offset;   /* records[0].offset: where the layout starts */
+    uint64_t want_sink;      /* see sink_min; 0 when no sink is wanted */
+    uint32_t layout_size;
+    uint32_t same_kind;      /* the kind every record of the batch shares, or
+                              * WSFAST_MIXED_KINDS */
+    uint32_t sink_record;    /* see sink_min */
 
     /* Large frames skip the receive buffer: when a data frame of at least sink_min bytes
      * (0: never) opens before its payload has arrived, the call returns early with want_sink
-     * set to its length; the caller points sink at that many writable bytes (the object the
+     * set to its length (each call clears it first); the caller points sink at that many writable bytes (the object the
      * user will receive) and calls again.  From then on its payload goes from the input
      * straight into the sink, unmasked and validated on the way.  When it completes, the call
      * returns 1 with sink_record set: records[0] is that frame, its payload the sink, and the
@@ -143,9 +149,7 @@ typedef struct {
     uint64_t sink_min;
     uint64_t sink_max;       /* and at most this long (the sink is allocated before the bytes
                               * arrive, so this bounds what a bare header can reserve) */
-    uint64_t want_sink;
     uint8_t *sink;
-    uint32_t sink_record;
 } wsfast_decoder;
 
 /* XOR src[0:len] with the 4-byte mask starting at key phase `phase` (0..3) into dst.

@@ -194,7 +194,10 @@ def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | N
 _RECORD = struct.Struct("=QQII")
 _decode = lib.wsfast_decode
 _MAX_RECORDS = lib.WSFAST_MAX_RECORDS
-_INITIAL_CAPACITY = 1 << 16
+# Room for a 64 KiB read (a common socket read size) with up to 16 KiB of a frame left from the
+# read before it: a stream read in 64 KiB pieces never grows the buffer, which at 128 KiB would
+# come from mmap, its pages faulted in per connection.
+_INITIAL_CAPACITY = 80 << 10
 # Frames of this many bytes that are still arriving go straight into their bytes object, which
 # is allocated when the header arrives.  Only where it can be allocated without touching its
 # pages (resident memory grows as the bytes arrive, as with the receive buffer), and only up to
@@ -204,6 +207,23 @@ _SINK_MAX = 16 << 20
 _SHRINK_ABOVE = 8 << 20  # keep buffers of up to 8 MiB: regrowing per message costs copies
 # Batches of these kinds need no records: every payload is a whole message of that kind.
 _UNIFORM = (C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1, C.R_FIRST | C.R_FIN | 0x2)
+
+
+# The receive buffer is not zeroed: C reads only bytes it has written (a payload is unmasked into
+# it before any record points at it; header bytes are skipped, never read back).
+_new_buffer = ffi.new_allocator(should_clear_after_alloc=False)
+_RECORDS_AT = ffi.offsetof("wsfast_decoder", "records")
+_LAYOUT_AT = ffi.offsetof("wsfast_decoder", "layout")
+# What a decode call returns besides its count, read in one go instead of field by field
+# (each cffi field read costs as much as the whole unpack): first_offset, want_sink,
+# layout_size, same_kind, sink_record.
+_SUMMARY = struct.Struct("=QQIII")
+_SUMMARY_AT = ffi.offsetof("wsfast_decoder", "first_offset")
+_SUMMARY_FIELDS = ("first_offset", "want_sink", "layout_size", "same_kind", "sink_record")
+if [ffi.offsetof("wsfast_decoder", f) - _SUMMARY_AT for f in _SUMMARY_FIELDS] != [0, 8, 16, 20, 24]:
+    raise ImportError(  # pragma: no cover - a compiler that pads them
+        "wsfast_decoder's summary fields are not laid out as _SUMMARY reads them"
+    )
 
 
 # Compiled batch layouts (struct formats written by wsfast_decode), by format: a stream of
@@ -233,23 +253,21 @@ class Scanner:
         d.max_frame = min(max_frame, 2**64 - 1)
         d.max_message = min(max_message, 2**64 - 1)
         self._d = d
-        self._records = ffi.buffer(d.records)
-        self._layout = ffi.buffer(d.layout)
+        self._raw = ffi.buffer(d)  # the records and the layout are read through this
         if _bytes_new is not None:  # pragma: no branch - None only on PyPy (no sinks there)
             d.sink_min, d.sink_max = _SINK_MIN, _SINK_MAX
         self._sink: Any = None  # the object a large frame's payload is going into, and its cdata
-        self._use(bytearray(_INITIAL_CAPACITY))
+        d.buffer = self._buf = _new_buffer("uint8_t[]", _INITIAL_CAPACITY)
+        d.capacity = self._capacity = _INITIAL_CAPACITY
+        self._view = ffi.buffer(self._buf)
         self.error: tuple[int, int, int] | None = None
 
-    def _use(self, buf: bytearray) -> None:
-        """Make ``buf`` the receive buffer: wrapped once, moved into by C, offsets rebased."""
-        ptr = ffi.from_buffer(buf)
-        d = self._d
-        if d.buffer == ffi.NULL:
-            d.buffer, d.capacity = ptr, len(buf)
-        elif lib.wsfast_move_buffer(d, ptr, len(buf)) != 0:
+    def _use(self, size: int) -> None:
+        """Move the unconsumed bytes into a new receive buffer of ``size`` bytes."""
+        buf = _new_buffer("uint8_t[]", size)
+        if lib.wsfast_move_buffer(self._d, buf, size) != 0:
             raise AssertionError("receive buffer too small")  # pragma: no cover - a bug
-        self._buf, self._view, self._ptr = buf, memoryview(buf), ptr
+        self._buf, self._view, self._capacity = buf, ffi.buffer(buf), size
 
     def feed(self, data: Any) -> list:
         """Twin of _pure.Scanner.feed: a list of (same_kind, payloads, records) batches."""
@@ -257,7 +275,7 @@ class Scanner:
         src = data if type(data) is bytes else ffi.from_buffer(data)
         count = _decode(d, src, len(data))
         if count == -C.NEED_ROOM:
-            self._use(bytearray(max(d.need, 2 * d.capacity)))
+            self._use(max(d.need, 2 * self._capacity))
             count = _decode(d, src, len(data))
         batches = []
         while True:
@@ -268,36 +286,40 @@ class Scanner:
                 full = False
             else:
                 full = count == _MAX_RECORDS
-            if count and d.sink_record:
-                # A large frame, received straight into its own bytes object.
-                payload = self._sink[0]
-                self._sink = None
-                if type(payload) is not bytes:
-                    payload = bytes(payload)  # pragma: no cover - PyPy
-                first = d.records[0]
-                same = first.kind
-                records: Any = None if same in _UNIFORM else ((0, first.length, same, 0),)
-                batches.append((same, (payload,), records))
-                full = True  # what followed the frame waits in the buffer
-            elif count:
-                # Every payload of the batch copied once, straight from the receive buffer into
-                # its bytes object, by one struct call over the layout C wrote.
-                payloads = _layout(self._layout[0 : d.layout_size]).unpack_from(
-                    self._view, d.records[0].offset
+            if count:
+                first, want_sink, size, same, sink_record = _SUMMARY.unpack_from(
+                    self._raw, _SUMMARY_AT
                 )
-                same = d.same_kind
-                records = (
-                    None if same in _UNIFORM else _RECORD.iter_unpack(self._records[0 : count * 24])
-                )
-                batches.append((same, payloads, records))
-                if d.capacity > _SHRINK_ABOVE and d.begin == d.end:
-                    # A large message grew the buffer; do not hold that memory while idle.
-                    self._use(bytearray(_INITIAL_CAPACITY))
-            if d.want_sink:
+                if sink_record:
+                    # A large frame, received straight into its own bytes object.
+                    payload = self._sink[0]
+                    self._sink = None
+                    if type(payload) is not bytes:
+                        payload = bytes(payload)  # pragma: no cover - PyPy
+                    record = d.records[0]
+                    same = record.kind
+                    records: Any = None if same in _UNIFORM else ((0, record.length, same, 0),)
+                    batches.append((same, (payload,), records))
+                    full = True  # what followed the frame waits in the buffer
+                else:
+                    # Every payload of the batch copied once, straight from the receive buffer
+                    # into its bytes object, by one struct call over the layout C wrote.
+                    fmt = self._raw[_LAYOUT_AT : _LAYOUT_AT + size]
+                    payloads = _layout(fmt).unpack_from(self._view, first)
+                    records = (
+                        None
+                        if same in _UNIFORM
+                        else _RECORD.iter_unpack(self._raw[_RECORDS_AT : _RECORDS_AT + count * 24])
+                    )
+                    batches.append((same, payloads, records))
+                    if self._capacity > _SHRINK_ABOVE and d.begin == d.end:
+                        # A large message grew the buffer; do not hold that memory while idle.
+                        self._use(_INITIAL_CAPACITY)
+            else:
+                want_sink = d.want_sink
+            if want_sink:
                 # A large frame has opened: its payload goes into the object the user gets.
-                size = d.want_sink
-                d.want_sink = 0
-                target = _bytes_new(None, size)
+                target = _bytes_new(None, want_sink)
                 self._sink = (target, ffi.from_buffer("uint8_t[]", target))
                 d.sink = self._sink[1]
                 full = True
