@@ -462,6 +462,35 @@ static size_t utf8_blocks_avx2(const uint8_t *data, size_t len)
     size_t i = 0;
     int prev_ascii = 1; /* the start is a code point boundary */
 
+    /* 128 bytes at a time, with one error test for four vectors: the test and its branch are
+     * a tenth of the work per vector.  The 64-byte loop below takes what remains. */
+    for (; i + 128 <= len; i += 128) {
+        const uint8_t *p = data + i;
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)p);
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + 32));
+        __m256i v2 = _mm256_loadu_si256((const __m256i *)(p + 64));
+        __m256i v3 = _mm256_loadu_si256((const __m256i *)(p + 96));
+        if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(v0, v1),
+                                                 _mm256_or_si256(v2, v3))) == 0) {
+            if (!prev_ascii && ends_unfinished(p))
+                return i;
+            prev_ascii = 1;
+        } else {
+            __m256i kinds = _mm256_setzero_si256();
+            __m256i e = _mm256_or_si256(
+                utf8_errors_avx2(v0, prev, t_prev_high, t_prev_low, t_cur_high, &kinds),
+                utf8_errors_avx2(v1, v0, t_prev_high, t_prev_low, t_cur_high, &kinds));
+            e = _mm256_or_si256(
+                e, utf8_errors_avx2(v2, v1, t_prev_high, t_prev_low, t_cur_high, &kinds));
+            e = _mm256_or_si256(
+                e, utf8_errors_avx2(v3, v2, t_prev_high, t_prev_low, t_cur_high, &kinds));
+            if (_mm256_movemask_epi8(e) != 0 ||
+                !_mm256_testz_si256(kinds, _mm256_set1_epi8(0x7f)))
+                return i;
+            prev_ascii = 0;
+        }
+        prev = v3;
+    }
     for (; i + 64 <= len; i += 64) {
         const uint8_t *p = data + i;
         __m256i v0 = _mm256_loadu_si256((const __m256i *)p);

@@ -38,9 +38,10 @@ def text_of(kind: str, size: int) -> bytes:
 
 @pytest.mark.parametrize("kind", sorted(BACKGROUNDS))
 def test_errors_at_every_position_around_block_boundaries(api, kind):
-    base = text_of(kind, 200)
+    # the AVX2 kernel takes 128-byte blocks, then 64-byte ones: an error in each vector of both
+    base = text_of(kind, 300)
     for breaker in BREAKERS:
-        for at in range(40, 140):
+        for at in range(0, 260):
             data = base[:at] + breaker + base[at:]
             want = fail_position(data)
             validator = api.Utf8Validator()
@@ -69,15 +70,16 @@ def test_valid_text_of_every_length_split_anywhere(api, kind):
             validator.finish()
 
 
-def test_a_partial_last_block_is_checked_after_an_unfinished_sequence(api):
-    # 64 bytes of ASCII whose last byte is a lead, then ASCII: the tail looks all-ASCII, but
-    # the sequence before it is cut short by it.
+@pytest.mark.parametrize("boundary", [64, 128, 192, 256])
+def test_an_ascii_block_is_checked_after_an_unfinished_sequence(api, boundary):
+    # ASCII whose last byte before a block boundary is a lead, then ASCII: the block after it
+    # (whole, or a partial last one) looks all-ASCII, but the sequence before it is cut short.
     for lead in (b"\xc3", b"\xe4\xb8", b"\xf0\x9f\x9a"):
-        for tail in range(1, 64):
-            data = b"a" * (64 - len(lead)) + lead + b"b" * tail
+        for tail in range(1, 200):
+            data = b"a" * (boundary - len(lead)) + lead + b"b" * tail
             with pytest.raises(InvalidUTF8) as e:
                 api.Utf8Validator().feed(data)
-            assert e.value.position == 64, (lead, tail)
+            assert e.value.position == boundary, (lead, tail)
 
 
 def reference_mask(data: bytes, key: bytes, offset: int) -> bytes:
