@@ -448,70 +448,61 @@ static __m256i utf8_errors_avx2(__m256i cur, __m256i prev, __m256i t_prev_high,
     return _mm256_xor_si256(_mm256_or_si256(third, fourth), special);
 }
 
+/* Judge the block of n vectors (2 or 4; inlined with n constant) at p, which follows *prev:
+ * 0 when it has an error, or is all ASCII right after a sequence left unfinished; otherwise 1,
+ * with *prev and *prev_ascii (was the block all ASCII) moved on to it. */
+TARGET("avx2")
+static inline int utf8_block_avx2(const uint8_t *p, int n, __m256i *prev, int *prev_ascii,
+                                  const __m256i *tables)
+{
+    __m256i v[4], any;
+    int j;
+
+    for (j = 0; j < n; j++)
+        v[j] = _mm256_loadu_si256((const __m256i *)(p + 32 * j));
+    any = v[0];
+    for (j = 1; j < n; j++)
+        any = _mm256_or_si256(any, v[j]);
+    if (_mm256_movemask_epi8(any) == 0) {
+        /* After a non-ASCII block: valid unless a sequence it began is cut short. */
+        if (!*prev_ascii && ends_unfinished(p))
+            return 0;
+        *prev_ascii = 1;
+    } else {
+        __m256i kinds = _mm256_setzero_si256();
+        __m256i e = _mm256_setzero_si256();
+        for (j = 0; j < n; j++)
+            e = _mm256_or_si256(e, utf8_errors_avx2(v[j], j ? v[j - 1] : *prev, tables[0],
+                                                    tables[1], tables[2], &kinds));
+        if (_mm256_movemask_epi8(e) != 0 || !_mm256_testz_si256(kinds, _mm256_set1_epi8(0x7f)))
+            return 0;
+        *prev_ascii = 0;
+    }
+    *prev = v[n - 1];
+    return 1;
+}
+
 TARGET("avx2")
 static size_t utf8_blocks_avx2(const uint8_t *data, size_t len)
 {
     /* The same table in both 128-bit lanes: vpshufb looks up within each lane. */
-    const __m256i t_prev_high =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_prev_high));
-    const __m256i t_prev_low =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_prev_low));
-    const __m256i t_cur_high =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_cur_high));
+    const __m256i tables[3] = {
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_prev_high)),
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_prev_low)),
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_cur_high)),
+    };
     __m256i prev = _mm256_setzero_si256();
     size_t i = 0;
     int prev_ascii = 1; /* the start is a code point boundary */
 
-    /* 128 bytes at a time, with one error test for four vectors: the test and its branch are
-     * a tenth of the work per vector.  The 64-byte loop below takes what remains. */
-    for (; i + 128 <= len; i += 128) {
-        const uint8_t *p = data + i;
-        __m256i v0 = _mm256_loadu_si256((const __m256i *)p);
-        __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + 32));
-        __m256i v2 = _mm256_loadu_si256((const __m256i *)(p + 64));
-        __m256i v3 = _mm256_loadu_si256((const __m256i *)(p + 96));
-        if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(v0, v1),
-                                                 _mm256_or_si256(v2, v3))) == 0) {
-            if (!prev_ascii && ends_unfinished(p))
-                return i;
-            prev_ascii = 1;
-        } else {
-            __m256i kinds = _mm256_setzero_si256();
-            __m256i e = _mm256_or_si256(
-                utf8_errors_avx2(v0, prev, t_prev_high, t_prev_low, t_cur_high, &kinds),
-                utf8_errors_avx2(v1, v0, t_prev_high, t_prev_low, t_cur_high, &kinds));
-            e = _mm256_or_si256(
-                e, utf8_errors_avx2(v2, v1, t_prev_high, t_prev_low, t_cur_high, &kinds));
-            e = _mm256_or_si256(
-                e, utf8_errors_avx2(v3, v2, t_prev_high, t_prev_low, t_cur_high, &kinds));
-            if (_mm256_movemask_epi8(e) != 0 ||
-                !_mm256_testz_si256(kinds, _mm256_set1_epi8(0x7f)))
-                return i;
-            prev_ascii = 0;
-        }
-        prev = v3;
-    }
-    for (; i + 64 <= len; i += 64) {
-        const uint8_t *p = data + i;
-        __m256i v0 = _mm256_loadu_si256((const __m256i *)p);
-        __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + 32));
-        if (_mm256_movemask_epi8(_mm256_or_si256(v0, v1)) == 0) {
-            /* After a non-ASCII block: valid unless a sequence it began is cut short. */
-            if (!prev_ascii && ends_unfinished(p))
-                return i;
-            prev_ascii = 1;
-        } else {
-            __m256i kinds = _mm256_setzero_si256();
-            __m256i e = _mm256_or_si256(
-                utf8_errors_avx2(v0, prev, t_prev_high, t_prev_low, t_cur_high, &kinds),
-                utf8_errors_avx2(v1, v0, t_prev_high, t_prev_low, t_cur_high, &kinds));
-            if (_mm256_movemask_epi8(e) != 0 ||
-                !_mm256_testz_si256(kinds, _mm256_set1_epi8(0x7f)))
-                return i;
-            prev_ascii = 0;
-        }
-        prev = v1;
-    }
+    /* 128 bytes at a time, one error test for four vectors (the test and its branch are a
+     * tenth of the work per vector), then 64 for what remains. */
+    for (; i + 128 <= len; i += 128)
+        if (!utf8_block_avx2(data + i, 4, &prev, &prev_ascii, tables))
+            return i;
+    for (; i + 64 <= len; i += 64)
+        if (!utf8_block_avx2(data + i, 2, &prev, &prev_ascii, tables))
+            return i;
     if (i < len) {
         /* A partial last block that is all ASCII (seen through the last 64 bytes, which
          * overlap what was validated) needs no scalar pass. */
