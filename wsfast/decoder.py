@@ -80,6 +80,9 @@ Event = Union[Message, Ping, Pong, Close]
 # tuple's constructor as Message's type slot holds it: called by map on (data, is_text) pairs it
 # runs no Python code (the metaclass only serves calls made from Python)
 _make = type.__call__.__get__(Message)
+# the is_text of every message of a batch (endless and stateless: shared by all decoders)
+_TRUES = repeat(True)
+_FALSES = repeat(False)
 
 _SINGLE_TEXT = C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1
 _SINGLE_BINARY = C.R_FIRST | C.R_FIN | 0x2
@@ -145,9 +148,15 @@ class Decoder:
         events: list[Event] = []
         for same, payloads, records in batches:
             if same == _SINGLE_TEXT:
-                events.extend(map(_make, zip(payloads, repeat(True))))
+                if len(payloads) == 1:  # one message per read, the usual case on a live socket
+                    events.append(_make((payloads[0], True)))
+                else:
+                    events += map(_make, zip(payloads, _TRUES))
             elif same == _SINGLE_BINARY:
-                events.extend(map(_make, zip(payloads, repeat(False))))
+                if len(payloads) == 1:
+                    events.append(_make((payloads[0], False)))
+                else:
+                    events += map(_make, zip(payloads, _FALSES))
             else:
                 self._events(records, payloads, events.append)
         error = self._scanner.error
