@@ -94,7 +94,10 @@ typedef struct {
     uint64_t max_frame;      /* largest payload accepted in one frame */
     uint64_t max_message;    /* largest data message accepted */
 
-    /* receive buffer: bytes [begin, end) are not consumed yet */
+    /* receive buffer: bytes [begin, end) are not consumed yet.  It need not be initialised:
+     * wsfast_decode writes every byte it reads back, except that the header of a frame parsed
+     * straight from the input is never copied in (it is read once, when the frame opens), so
+     * while a frame is open its header bytes in [begin, frame_payload) are garbage. */
     uint8_t *buffer;
     uint64_t capacity;
     uint64_t begin;
@@ -141,11 +144,11 @@ typedef struct {
 
     /* Large frames skip the receive buffer: when a data frame of at least sink_min bytes
      * (0: never) opens before its payload has arrived, the call returns early with want_sink
-     * set to its length (each call clears it first); the caller points sink at that many writable bytes (the object the
-     * user will receive) and calls again.  From then on its payload goes from the input
-     * straight into the sink, unmasked and validated on the way.  When it completes, the call
-     * returns 1 with sink_record set: records[0] is that frame, its payload the sink, and the
-     * bytes after it wait in the buffer for the next call. */
+     * set to its length (each call clears it first); the caller points sink at that many
+     * writable bytes (the object the user will receive) and calls again.  From then on its
+     * payload goes from the input straight into the sink, unmasked and validated on the way.
+     * When it completes, the call returns 1 with sink_record set: records[0] is that frame, its
+     * payload the sink, and the bytes after it wait in the buffer for the next call. */
     uint64_t sink_min;
     uint64_t sink_max;       /* and at most this long (the sink is allocated before the bytes
                               * arrive, so this bounds what a bare header can reserve) */

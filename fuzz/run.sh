@@ -6,7 +6,10 @@
 #   fuzz/run.sh seeds                  write the seed corpus (fuzz/make_corpus.py) to fuzz/seeds
 #   fuzz/run.sh run TARGET [RUNS]      fuzz one target (decoder, header, utf8, mask, atheris)
 #                                      for RUNS executions (default 10000000); the corpus grows
-#                                      in fuzz/work/TARGET, the log goes to fuzz/logs/TARGET.log
+#                                      in fuzz/work/TARGET, the log goes to fuzz/logs/TARGET.log;
+#                                      TARGET-msan (e.g. decoder-msan) runs that harness built
+#                                      with MemorySanitizer instead of ASan+UBSan: reads of bytes
+#                                      never written (the receive buffer is not zeroed)
 #   fuzz/run.sh all [RUNS]             every target, one after the other
 #   fuzz/run.sh regress                every libFuzzer target once over its seeds and
 #                                      fuzz/regressions/TARGET/ (a quick check for CI)
@@ -48,13 +51,24 @@ build() {
     done
 }
 
+# MemorySanitizer cannot be combined with ASan: a separate build of one harness.
+build_msan() {
+    local cc base=$1
+    cc=$(find_clang)
+    mkdir -p build
+    "$cc" -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,memory -fsanitize-memory-track-origins \
+        -I "$ROOT/csrc" -Wall -Wextra -Werror -o "build/fuzz_${base}_msan" "fuzz_$base.c"
+    echo "built build/fuzz_${base}_msan with $cc"
+}
+
 seeds() {
     python "$FUZZ/make_corpus.py" "$FUZZ/seeds"
 }
 
 run_one() {
     local t=$1 runs=${2:-10000000} jobs=${JOBS:-1}
-    [[ -d seeds/$t ]] || seeds
+    local base=${t%-msan} binary
+    [[ -d seeds/$base ]] || seeds
     mkdir -p "work/$t" logs "artifacts/$t"
     local log=logs/$t.log
     local extra=()
@@ -66,7 +80,13 @@ run_one() {
             -runs="$runs" -max_len=512 -artifact_prefix="artifacts/$t/" -print_final_stats=1 \
             "${extra[@]}" >"$log" 2>&1 || rc=$?
     else
-        [[ -x build/fuzz_$t ]] || build
+        if [[ $t == *-msan ]]; then
+            binary=build/fuzz_${base}_msan
+            [[ -x $binary ]] || build_msan "$base"
+        else
+            binary=build/fuzz_$t
+            [[ -x $binary ]] || build
+        fi
         # 4 KiB: room for 16-bit lengths, 64-byte vector blocks and a full record array (256
         # frames); longer inputs only slow the one-byte chunked decode down.
         local max_len=${MAX_LEN:-4096}
@@ -74,7 +94,7 @@ run_one() {
             extra+=("-jobs=$jobs" "-workers=$jobs")
             runs=$((runs / jobs))
         fi
-        "./build/fuzz_$t" "work/$t" "seeds/$t" -runs="$runs" -max_len=$max_len \
+        "./$binary" "work/$t" "seeds/$base" -runs="$runs" -max_len=$max_len \
             -artifact_prefix="artifacts/$t/" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1 || rc=$?
     fi
     echo "$t: exit $rc, $((SECONDS - start)) s; $(grep -E 'stat::number_of_executed_units|Done [0-9]+ runs' "$log" | tail -2 | tr '\n' ' ')"
