@@ -27,6 +27,31 @@ from hypothesis import strategies as st
 from wsfast import Close, Message, Ping, Pong, ProtocolError
 
 LONG = os.environ.get("WSFAST_LONG") == "1"
+POISON = 0xEE
+
+
+@pytest.fixture(autouse=True, scope="module")
+def poisoned_receive_buffers() -> Any:
+    """The C decoder's receive buffers start full of POISON instead of whatever malloc returns
+    (often zeros): C must never hand back a byte it did not write (it skips the header bytes
+    it parses from the input), and a poisoned byte in a payload shows up as a disagreement."""
+    try:
+        from wsfast import _cbackend
+    except ImportError:  # WSFAST_NO_EXTENSIONS=1: these tests are skipped anyway
+        yield
+        return
+    allocate = _cbackend._new_buffer
+
+    def poisoned(ctype: str, size: int) -> Any:
+        buf = allocate(ctype, size)
+        _cbackend.ffi.memmove(buf, bytes([POISON]) * size, size)
+        return buf
+
+    _cbackend._new_buffer = poisoned
+    try:
+        yield
+    finally:
+        _cbackend._new_buffer = allocate
 
 
 def budget(n: int) -> settings:
