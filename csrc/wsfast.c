@@ -420,40 +420,38 @@ static size_t utf8_blocks_ssse3(const uint8_t *data, size_t len)
     return i;
 }
 
-/* One vector of bytes judged with the 32 bytes before it.  Returns a vector whose bit 7 is set
- * on a byte that is a continuation where none may be, or is none where one must be (a lead of
- * three or four bytes two or three back); its other bits are noise.  The remaining error kinds,
- * bits 0-6 of the three lookups ANDed, are ORed into *kinds.  Keeping the two apart saves the
- * AND with 0x80 per vector, and the tables are the caller's, loaded once per call. */
+/* One vector of bytes, cur, judged with the three vectors of the bytes 1, 2 and 3 before each of
+ * its bytes.  Returns a vector whose bit 7 is set on a byte that is a continuation where none
+ * may be, or is none where one must be (a lead of three or four bytes two or three back); its
+ * other bits are noise.  The remaining error kinds, bits 0-6 of the three lookups ANDed, are
+ * ORed into *kinds.  Keeping the two apart saves the AND with 0x80 per vector, and the tables
+ * are the caller's, loaded once per call. */
 TARGET("avx2")
-static __m256i utf8_errors_avx2(__m256i cur, __m256i prev, __m256i t_prev_high,
-                                __m256i t_prev_low, __m256i t_cur_high, __m256i *kinds)
+static inline __m256i utf8_errors_avx2(__m256i cur, __m256i prev1, __m256i prev2, __m256i prev3,
+                                       const __m256i *tables, __m256i *kinds)
 {
     const __m256i nibble = _mm256_set1_epi8(0x0f);
-    /* [high half of prev, low half of cur]: alignr works within 128-bit lanes, so this is the
-     * lane that supplies the bytes before each lane of cur. */
-    __m256i before = _mm256_permute2x128_si256(prev, cur, 0x21);
-    __m256i prev1 = _mm256_alignr_epi8(cur, before, 15);
     __m256i a =
-        _mm256_shuffle_epi8(t_prev_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble));
-    __m256i b = _mm256_shuffle_epi8(t_prev_low, _mm256_and_si256(prev1, nibble));
+        _mm256_shuffle_epi8(tables[0], _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble));
+    __m256i b = _mm256_shuffle_epi8(tables[1], _mm256_and_si256(prev1, nibble));
     __m256i c =
-        _mm256_shuffle_epi8(t_cur_high, _mm256_and_si256(_mm256_srli_epi16(cur, 4), nibble));
+        _mm256_shuffle_epi8(tables[2], _mm256_and_si256(_mm256_srli_epi16(cur, 4), nibble));
     __m256i special = _mm256_and_si256(_mm256_and_si256(a, b), c);
-    __m256i third = _mm256_subs_epu8(_mm256_alignr_epi8(cur, before, 14),
-                                     _mm256_set1_epi8((char)(0xE0 - 0x80)));
-    __m256i fourth = _mm256_subs_epu8(_mm256_alignr_epi8(cur, before, 13),
-                                      _mm256_set1_epi8((char)(0xF0 - 0x80)));
+    __m256i third = _mm256_subs_epu8(prev2, _mm256_set1_epi8((char)(0xE0 - 0x80)));
+    __m256i fourth = _mm256_subs_epu8(prev3, _mm256_set1_epi8((char)(0xF0 - 0x80)));
     *kinds = _mm256_or_si256(*kinds, special);
     return _mm256_xor_si256(_mm256_or_si256(third, fourth), special);
 }
 
-/* Judge the block of n vectors (2 or 4; inlined with n constant) at p, which follows *prev:
- * 0 when it has an error, or is all ASCII right after a sequence left unfinished; otherwise 1,
- * with *prev and *prev_ascii (was the block all ASCII) moved on to it. */
+/* Judge the block of n vectors (2 or 4) at p, which follows *prev: 0 when it has an error, or
+ * is all ASCII right after a sequence left unfinished; otherwise 1, with *prev and *prev_ascii
+ * (was the block all ASCII) moved on to it.  Inlined with n and `behind` constant.  `behind`:
+ * the 3 bytes before p are readable (everywhere but the start of the input), so the shifted
+ * vectors are loaded from p - 1, p - 2 and p - 3; otherwise they are shuffled together from
+ * *prev and the block (four shuffles more per vector, on the two ports the lookups use). */
 TARGET("avx2")
-static inline int utf8_block_avx2(const uint8_t *p, int n, __m256i *prev, int *prev_ascii,
-                                  const __m256i *tables)
+static inline int utf8_block_avx2(const uint8_t *p, int n, int behind, __m256i *prev,
+                                  int *prev_ascii, const __m256i *tables)
 {
     __m256i v[4], any;
     int j;
@@ -471,9 +469,23 @@ static inline int utf8_block_avx2(const uint8_t *p, int n, __m256i *prev, int *p
     } else {
         __m256i kinds = _mm256_setzero_si256();
         __m256i e = _mm256_setzero_si256();
-        for (j = 0; j < n; j++)
-            e = _mm256_or_si256(e, utf8_errors_avx2(v[j], j ? v[j - 1] : *prev, tables[0],
-                                                    tables[1], tables[2], &kinds));
+        for (j = 0; j < n; j++) {
+            const uint8_t *q = p + 32 * j;
+            __m256i p1, p2, p3;
+            if (behind) {
+                p1 = _mm256_loadu_si256((const __m256i *)(q - 1));
+                p2 = _mm256_loadu_si256((const __m256i *)(q - 2));
+                p3 = _mm256_loadu_si256((const __m256i *)(q - 3));
+            } else {
+                /* [high half of the vector before, low half of this one]: alignr works within
+                 * 128-bit lanes, so this is the lane that supplies the bytes before each lane */
+                __m256i before = _mm256_permute2x128_si256(j ? v[j - 1] : *prev, v[j], 0x21);
+                p1 = _mm256_alignr_epi8(v[j], before, 15);
+                p2 = _mm256_alignr_epi8(v[j], before, 14);
+                p3 = _mm256_alignr_epi8(v[j], before, 13);
+            }
+            e = _mm256_or_si256(e, utf8_errors_avx2(v[j], p1, p2, p3, tables, &kinds));
+        }
         if (_mm256_movemask_epi8(e) != 0 || !_mm256_testz_si256(kinds, _mm256_set1_epi8(0x7f)))
             return 0;
         *prev_ascii = 0;
@@ -495,13 +507,16 @@ static size_t utf8_blocks_avx2(const uint8_t *data, size_t len)
     size_t i = 0;
     int prev_ascii = 1; /* the start is a code point boundary */
 
-    /* 128 bytes at a time, one error test for four vectors (the test and its branch are a
-     * tenth of the work per vector), then 64 for what remains. */
-    for (; i + 128 <= len; i += 128)
-        if (!utf8_block_avx2(data + i, 4, &prev, &prev_ascii, tables))
+    /* The first 64 bytes, with nothing readable before them; then 128 bytes at a time, one
+     * error test for four vectors (the test and its branch are a tenth of the work per
+     * vector), then 64 for what remains. */
+    if (!utf8_block_avx2(data, 2, 0, &prev, &prev_ascii, tables))
+        return 0;
+    for (i = 64; i + 128 <= len; i += 128)
+        if (!utf8_block_avx2(data + i, 4, 1, &prev, &prev_ascii, tables))
             return i;
     for (; i + 64 <= len; i += 64)
-        if (!utf8_block_avx2(data + i, 2, &prev, &prev_ascii, tables))
+        if (!utf8_block_avx2(data + i, 2, 1, &prev, &prev_ascii, tables))
             return i;
     if (i < len) {
         /* A partial last block that is all ASCII (seen through the last 64 bytes, which
