@@ -504,7 +504,7 @@ static size_t utf8_blocks_avx2(const uint8_t *data, size_t len)
         _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u8_cur_high)),
     };
     __m256i prev = _mm256_setzero_si256();
-    size_t i = 0;
+    size_t i;
     int prev_ascii = 1; /* the start is a code point boundary */
 
     /* The first 64 bytes, with nothing readable before them; then 128 bytes at a time, one
@@ -1019,10 +1019,7 @@ static inline void unmask_span(const wsfast_decoder *d, const uint8_t *src, uint
             memcpy(dst, src, (size_t)n);
         return;
     }
-    if ((done & 3) == 0)
-        memcpy(&key, d->frame_mask, 4); /* a frame's first bytes: the key as it came */
-    else
-        key = rotated_key(d->frame_mask, (size_t)(done & 3));
+    key = rotated_key(d->frame_mask, (size_t)(done & 3));
     /* Small payloads, the common case, skip the vector kernels' set-up. */
     if (n < 32)
         mask_scalar(src, dst, (size_t)n, key);
@@ -1183,20 +1180,11 @@ static size_t put_decimal(char *out, uint64_t v)
     char digits[20];
     size_t n = 0, k;
 
-    /* Header gaps and small payloads, the common case, without the loop. */
-    if (v < 10) {
-        out[0] = (char)('0' + v);
-        return 1;
-    }
-    if (v < 100) {
-        out[0] = (char)('0' + v / 10);
-        out[1] = (char)('0' + v % 10);
-        return 2;
-    }
     if (v < 100000) {
-        /* Up to 64 KiB payloads: 32-bit arithmetic, digits written from the last. */
+        /* Header gaps and payloads up to 64 KiB, the common case: 32-bit arithmetic, the
+         * digits written from the last, straight into place. */
         uint32_t w = (uint32_t)v;
-        n = v < 1000 ? 3 : v < 10000 ? 4 : 5;
+        n = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5;
         for (k = n; k > 0; k--) {
             out[k - 1] = (char)('0' + w % 10);
             w /= 10;
