@@ -80,12 +80,11 @@ Event = Union[Message, Ping, Pong, Close]
 # tuple's constructor as Message's type slot holds it: called by map on (data, is_text) pairs it
 # runs no Python code (the metaclass only serves calls made from Python)
 _make = type.__call__.__get__(Message)
-# the is_text of every message of a batch (endless and stateless: shared by all decoders)
-_TRUES = repeat(True)
-_FALSES = repeat(False)
 
 _SINGLE_TEXT = C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1
 _SINGLE_BINARY = C.R_FIRST | C.R_FIN | 0x2
+# a batch of one of these kinds is all whole messages: their is_text
+_WHOLE_MESSAGES = {_SINGLE_TEXT: True, _SINGLE_BINARY: False}
 _PING = C.R_FIN | 0x9
 _PONG = C.R_FIN | 0xA
 _CLOSE = C.R_FIN | 0x8
@@ -147,18 +146,13 @@ class Decoder:
         batches = self._scanner.feed(data if type(data) is bytes else readable(data))
         events: list[Event] = []
         for same, payloads, records in batches:
-            if same == _SINGLE_TEXT:
-                if len(payloads) == 1:  # one message per read, the usual case on a live socket
-                    events.append(_make((payloads[0], True)))
-                else:
-                    events += map(_make, zip(payloads, _TRUES))
-            elif same == _SINGLE_BINARY:
-                if len(payloads) == 1:
-                    events.append(_make((payloads[0], False)))
-                else:
-                    events += map(_make, zip(payloads, _FALSES))
-            else:
+            is_text = _WHOLE_MESSAGES.get(same)
+            if is_text is None:
                 self._events(records, payloads, events.append)
+            elif len(payloads) == 1:  # one message per read, the usual case on a live socket
+                events.append(_make((payloads[0], is_text)))
+            else:
+                events += map(_make, zip(payloads, repeat(is_text)))
         error = self._scanner.error
         if error is not None:
             # No local of this frame refers to the exception: the traceback refers to the frame,
