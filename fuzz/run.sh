@@ -36,29 +36,30 @@ find_clang() {
     echo "$newest"
 }
 
-build() {
-    local cc t  # t local: run_one calls build, and its own t names the target to run
+# compile_harness HARNESS OUTPUT SANITIZER-FLAGS...: fuzz_HARNESS.c into build/OUTPUT.
+# -O1 -g: libFuzzer's recommended balance of speed and readable stack traces.
+compile_harness() {
+    local cc harness=$1 out=$2
+    shift 2
     cc=$(find_clang)
     mkdir -p build
+    "$cc" -g -O1 -fno-omit-frame-pointer "$@" -I "$ROOT/csrc" -Wall -Wextra -Werror \
+        -o "build/$out" "fuzz_$harness.c"
+    echo "built build/$out with $cc"
+}
+
+build() {
+    local t  # t local: run_one calls build, and its own t names the target to run
     for t in "${TARGETS[@]}"; do
-        # -O1 -g: libFuzzer's recommended balance of speed and readable stack traces.
         # -fno-sanitize-recover: every UBSan report stops the run as a crash.
-        "$cc" -g -O1 -fno-omit-frame-pointer \
-            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-            -I "$ROOT/csrc" -Wall -Wextra -Werror \
-            -o "build/fuzz_$t" "fuzz_$t.c"
-        echo "built build/fuzz_$t with $cc"
+        compile_harness "$t" "fuzz_$t" -fsanitize=fuzzer,address,undefined \
+            -fno-sanitize-recover=all
     done
 }
 
 # MemorySanitizer cannot be combined with ASan: a separate build of one harness.
 build_msan() {
-    local cc base=$1
-    cc=$(find_clang)
-    mkdir -p build
-    "$cc" -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,memory -fsanitize-memory-track-origins \
-        -I "$ROOT/csrc" -Wall -Wextra -Werror -o "build/fuzz_${base}_msan" "fuzz_$base.c"
-    echo "built build/fuzz_${base}_msan with $cc"
+    compile_harness "$1" "fuzz_${1}_msan" -fsanitize=fuzzer,memory -fsanitize-memory-track-origins
 }
 
 seeds() {
