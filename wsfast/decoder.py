@@ -131,6 +131,7 @@ class Decoder:
             0,
             _limit("max_frame_size", max_frame_size),
             _limit("max_message_size", max_message_size),
+            0,
         )
         self._parts: list[bytes] = []
         self._is_text = False
