@@ -119,9 +119,12 @@ class PerMessageDeflate:
             params.append("client_max_window_bits")
         return "; ".join(params)
 
-    def accept(self, params: Sequence[tuple[str, str | None]]) -> PerMessageDeflate | None:
-        """Server side: the agreed parameters for one offer, or None to decline it (an unknown,
-        duplicated or invalid parameter: RFC 7692 5 and 7.1)."""
+    def accept(
+        self, params: Sequence[tuple[str, str | None]]
+    ) -> tuple[PerMessageDeflate, str] | None:
+        """Server side: the agreed parameters for one offer and the response element that
+        states them, or None to decline the offer (an unknown, duplicated or invalid
+        parameter: RFC 7692 5 and 7.1)."""
         offer = _read_params(params)
         if offer is None:
             return None
@@ -129,7 +132,7 @@ class PerMessageDeflate:
         # 7.1.2.1: a server may always limit its own window, and answers an offered limit with
         # the same or a smaller value.
         own = self.server_max_window_bits or SERVER_WINDOW_BITS
-        server_bits = min(server_bits, own) if type(server_bits) is int else own
+        server = min(server_bits, own) if type(server_bits) is int else own
         # 7.1.2.2: it may limit the client's window only when the client offered the parameter
         if client_bits is None:
             client = 15
@@ -137,26 +140,24 @@ class PerMessageDeflate:
             client = self.client_max_window_bits or SERVER_WINDOW_BITS
         else:
             client = min(client_bits, self.client_max_window_bits or 15)
-        return replace(
+        agreed = replace(
             self,
             server_no_context_takeover=server_nct or self.server_no_context_takeover,
             client_no_context_takeover=client_nct or self.client_no_context_takeover,
-            server_max_window_bits=server_bits,
+            server_max_window_bits=server,
             client_max_window_bits=client,
         )
-
-    def response(self) -> str:
-        """Agreed parameters as the server's Sec-WebSocket-Extensions value."""
-        params = [NAME]
-        if self.server_no_context_takeover:
-            params.append("server_no_context_takeover")
-        if self.client_no_context_takeover:
-            params.append("client_no_context_takeover")
-        if self.server_max_window_bits is not None and self.server_max_window_bits < 15:
-            params.append(f"server_max_window_bits={self.server_max_window_bits}")
-        if self.client_max_window_bits is not None and self.client_max_window_bits < 15:
-            params.append(f"client_max_window_bits={self.client_max_window_bits}")
-        return "; ".join(params)
+        answer = [NAME]
+        if agreed.server_no_context_takeover:
+            answer.append("server_no_context_takeover")
+        if agreed.client_no_context_takeover:
+            answer.append("client_no_context_takeover")
+        # an offered parameter is answered even at 15: websockets' client requires it
+        if server < 15 or server_bits is not None:
+            answer.append(f"server_max_window_bits={server}")
+        if client_bits is not None:
+            answer.append(f"client_max_window_bits={client}")
+        return agreed, "; ".join(answer)
 
     def check(self, params: Sequence[tuple[str, str | None]]) -> PerMessageDeflate:
         """Client side: the agreed parameters from the server's answer to this offer; raises

@@ -140,9 +140,9 @@ def accept_request(
         response.append(("Sec-WebSocket-Protocol", selected))
     agreed = _agree(policies, fields.get("sec-websocket-extensions", ()))
     if agreed is not None:
-        response.append(("Sec-WebSocket-Extensions", agreed.response()))
+        response.append(("Sec-WebSocket-Extensions", agreed[1]))
     response.extend((_text(name), _text(value)) for name, value in extra_headers)
-    return HandshakeResponse(response, selected, () if agreed is None else (agreed,))
+    return HandshakeResponse(response, selected, () if agreed is None else (agreed[0],))
 
 
 def _policies(extensions: Sequence[PerMessageDeflate]) -> tuple[PerMessageDeflate, ...]:
@@ -155,8 +155,9 @@ def _policies(extensions: Sequence[PerMessageDeflate]) -> tuple[PerMessageDeflat
 
 def _agree(
     policies: tuple[PerMessageDeflate, ...], values: Sequence[str]
-) -> PerMessageDeflate | None:
-    """The first offer in the client's header that a policy accepts (RFC 7692 5)."""
+) -> tuple[PerMessageDeflate, str] | None:
+    """The first offer in the client's header that a policy accepts (RFC 7692 5): the agreed
+    parameters and the answer to send."""
     if not policies or not values:
         return None
     try:
