@@ -452,3 +452,56 @@ def test_zlib_ng_is_used_when_installed_and_wsfast_zlib_forces_the_standard_libr
     assert run_python("import wsfast; print(wsfast.ZLIB)", WSFAST_ZLIB="zlib") == "zlib"
     out = run_python("import wsfast", WSFAST_ZLIB="zstd")
     assert "WSFAST_ZLIB: unknown zlib 'zstd': choose zlib or zlib-ng" in out
+
+
+# --- batches: many whole messages in one read ----------------------------------------------------
+
+
+def batch(messages: list[bytes], compressor=None) -> bytes:
+    c = compressor or raw_compressor()
+    return b"".join(client_frame(1, compress(m, c), rsv=0x40) for m in messages)
+
+
+def test_a_large_batch_of_whole_messages_with_a_final_block_in_the_middle(api):
+    c = raw_compressor()
+    messages = [f"message {i} ".encode() * 3 for i in range(40)]
+    frames = [client_frame(1, compress(m, c), rsv=0x40) for m in messages[:20]]
+    # message 20 ends its stream with a final block; 21.. start a new stream (no history)
+    last = raw_compressor()
+    frames.append(client_frame(1, last.compress(messages[20]) + last.flush(stdlib_zlib.Z_FINISH), rsv=0x40))
+    fresh = raw_compressor()
+    frames += [client_frame(1, compress(m, fresh), rsv=0x40) for m in messages[21:]]
+    assert values(server(api).feed(b"".join(frames))) == [m.decode() for m in messages]
+
+
+@pytest.mark.parametrize("bad", ["limit", "deflate", "utf8"])
+def test_a_failure_inside_a_large_batch_keeps_the_messages_before_it(api, bad):
+    c = raw_compressor()
+    messages = [f"message {i} ".encode() * 3 for i in range(40)]
+    frames = [client_frame(1, compress(m, c), rsv=0x40) for m in messages[:25]]
+    if bad == "limit":
+        frames.append(client_frame(1, compress(b"x" * 2000, c), rsv=0x40))
+    elif bad == "deflate":
+        frames.append(client_frame(1, b"\xff\xff\xff", rsv=0x40))
+    else:
+        frames.append(client_frame(1, compress(b"ok \xff", c), rsv=0x40))
+    frames += [client_frame(1, compress(m, c), rsv=0x40) for m in messages[26:]]
+    d = server(api, max_message_size=1000)
+    with pytest.raises(wsfast.ProtocolError) as info:
+        d.feed(b"".join(frames))
+    assert info.value.code == {"limit": 1009, "deflate": 1007, "utf8": 1007}[bad]
+    if bad == "utf8":
+        assert info.value.position == 3
+    assert values(info.value.events) == [m.decode() for m in messages[:25]]
+
+
+def test_a_large_batch_equals_the_same_messages_one_read_each(api):
+    c = raw_compressor()
+    messages = [os.urandom(30).hex().encode() for _ in range(100)]
+    stream = batch(messages, c)
+    d = server(api)
+    assert values(d.feed(stream)) == [m.decode() for m in messages]
+    d, got = server(api), []
+    for frame_start in range(0, len(stream), 67):
+        got += d.feed(stream[frame_start : frame_start + 67])
+    assert values(got) == [m.decode() for m in messages]

@@ -50,16 +50,45 @@ class Message(tuple, metaclass=_MessageType):
     @property
     def text(self) -> str:
         cache = self.__dict__
-        try:
-            return cache["text"]
-        except KeyError:
+        text = cache.get("text")
+        if text is None:
             cache["text"] = text = self[0].decode("utf-8")
-            return text
+        return text
 
     def __repr__(self) -> str:
         data = self[0]
         shown = data if len(data) <= 64 else data[:60] + b"..."
         return f"Message(data={shown!r}, is_text={self[1]})"
+
+
+class _Decoded(Message):
+    """A text message whose str the decoder made as it delivered it: the tuple ``(data, True,
+    text)``, built by tuple's constructor like Message (no ``__dict__`` to fill per message),
+    so ``text`` is an item read.  It compares, hashes, iterates and pickles as the Message
+    ``(data, True)`` it stands for."""
+
+    text = property(itemgetter(2), doc="the message as str")  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, bool]]:
+        return (Message, (self[0], self[1]))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __iter__(self) -> Any:
+        return iter((self[0], self[1]))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, tuple):
+            return len(other) == 2 and self[0] == other[0] and self[1] == other[1]
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash((self[0], self[1]))
 
 
 class Ping(NamedTuple):
@@ -81,6 +110,8 @@ Event = Union[Message, Ping, Pong, Close]
 # tuple's constructor as Message's type slot holds it: called by map on (data, is_text) pairs it
 # runs no Python code (the metaclass only serves calls made from Python)
 _make = type.__call__.__get__(Message)
+_make_decoded = type.__call__.__get__(_Decoded)  # on (data, True, text) triples
+_UTF8 = repeat("utf-8")
 
 _SINGLE_TEXT = C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1
 _SINGLE_BINARY = C.R_FIRST | C.R_FIN | 0x2
@@ -97,9 +128,7 @@ def _invalid_text(position: int) -> ProtocolError:
 
 def _decoded(payload: bytes) -> Any:
     """A validated text message with its str made now (``decode_text=True``)."""
-    message = _make((payload, True))
-    message.__dict__["text"] = payload.decode("utf-8")
-    return message
+    return _make_decoded((payload, True, payload.decode("utf-8")))
 
 
 _PING = C.R_FIN | 0x9
@@ -177,11 +206,14 @@ class Decoder:
                 is_text = _WHOLE_MESSAGES.get(same)
                 if is_text is None:
                     if same in _WHOLE_COMPRESSED:
-                        self._whole_compressed(payloads, _WHOLE_COMPRESSED[same], events.append)
+                        self._whole_compressed(payloads, _WHOLE_COMPRESSED[same], events)
                     else:
-                        self._events(records, payloads, events.append)
+                        self._events(records, payloads, events)
                 elif is_text and self.decode_text:
-                    events += map(_decoded, payloads)
+                    # str made batch-wise: map and zip run no Python code per message
+                    events += map(
+                        _make_decoded, zip(payloads, repeat(True), map(str, payloads, _UTF8))
+                    )
                 elif len(payloads) == 1:  # one message per read, the usual case on a live socket
                     events.append(_make((payloads[0], is_text)))
                 else:
@@ -208,27 +240,33 @@ class Decoder:
         self._inflater = None
         return exc
 
-    def _whole_compressed(self, payloads: Any, is_text: bool, append: Any) -> None:
+    def _whole_compressed(self, payloads: Any, is_text: bool, events: list[Event]) -> None:
         """Single-frame compressed messages: inflated, text validated."""
-        inflate = self._inflater.inflate  # type: ignore[union-attr]
-        limit = self._limit
-        for payload in payloads:
-            data = inflate(payload, True, limit)
-            if is_text:
-                append(self._text_message(data))
-            else:
-                append(_make((data, False)))
-
-    def _text_message(self, data: bytes) -> Message:
-        """A whole inflated text message: decoding it validates it (and keeps the str)."""
+        inflated: list[bytes] = []
         try:
-            text = data.decode("utf-8")
+            self._inflater.whole_messages(payloads, self._limit, inflated)  # type: ignore[union-attr]
+        except ProtocolError:
+            self._deliver(inflated, is_text, events)  # the messages before the failing one
+            raise
+        self._deliver(inflated, is_text, events)
+
+    def _deliver(self, inflated: list[bytes], is_text: bool, events: list[Event]) -> None:
+        if not is_text:
+            events += map(_make, zip(inflated, repeat(False)))
+            return
+        # decoding validates, and the str is kept: nothing is decoded twice
+        before = len(events)
+        try:
+            events += map(_make_decoded, zip(inflated, repeat(True), map(str, inflated, _UTF8)))
         except UnicodeDecodeError:
-            state, at = self._backend.utf8_feed(ACCEPT_STATE, data)
-            raise _invalid_text(at if at >= 0 else len(data)) from None
-        message = _make((data, True))
-        message.__dict__["text"] = text
-        return message
+            # the messages before the invalid one were appended: they are events
+            raise self._invalid(inflated[len(events) - before]) from None
+
+    def _invalid(self, data: bytes) -> ProtocolError:
+        """The fail-fast position of invalid UTF-8 in a whole message (SPEC: the first byte
+        after which it could no longer be valid), found by the backend's validator."""
+        _, at = self._backend.utf8_feed(ACCEPT_STATE, data)
+        return _invalid_text(at if at >= 0 else len(data))
 
     def _inflated_fragment(self, payload: bytes, first: bool, fin: bool, is_text: bool) -> bytes:
         """One frame of a fragmented compressed message: inflated, text validated as it comes
@@ -246,7 +284,8 @@ class Decoder:
                 raise _invalid_text(self._utf8_at)
         return data
 
-    def _events(self, records: Any, payloads: Any, append: Any) -> None:
+    def _events(self, records: Any, payloads: Any, events: list[Event]) -> None:
+        append = events.append
         for (_, _, kind, code), payload in zip(records, payloads):
             if kind == _SINGLE_TEXT:
                 append(_decoded(payload) if self.decode_text else _make((payload, True)))
@@ -264,7 +303,7 @@ class Decoder:
                 fin = bool(kind & C.R_FIN)
                 is_text = bool(kind & C.R_TEXT)
                 if first and fin:
-                    self._whole_compressed((payload,), is_text, append)
+                    self._whole_compressed((payload,), is_text, events)
                     continue
                 data = self._inflated_fragment(payload, first, fin, is_text)
                 if first:
@@ -273,11 +312,9 @@ class Decoder:
                 else:
                     self._parts.append(data)
                 if fin:
-                    message = _make((b"".join(self._parts), self._is_text))
+                    data = b"".join(self._parts)
                     self._parts = []
-                    if self.decode_text and self._is_text:
-                        message.__dict__["text"] = message[0].decode("utf-8")
-                    append(message)
+                    append(_decoded(data) if self.decode_text and self._is_text else _make((data, self._is_text)))
             else:
                 # a fragment of a data message (5.4)
                 if kind & C.R_FIRST:
@@ -286,8 +323,6 @@ class Decoder:
                 else:
                     self._parts.append(payload)
                 if kind & C.R_FIN:
-                    message = _make((b"".join(self._parts), self._is_text))
+                    data = b"".join(self._parts)
                     self._parts = []
-                    if self.decode_text and self._is_text:
-                        message.__dict__["text"] = message[0].decode("utf-8")
-                    append(message)
+                    append(_decoded(data) if self.decode_text and self._is_text else _make((data, self._is_text)))

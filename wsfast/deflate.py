@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+from itertools import repeat
+from operator import add
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
 
@@ -356,46 +358,85 @@ class Inflater:
         for the rest of the connection, as the decoder that raised it."""
         if fin:
             data += TAIL
-        produced = self.produced
-        parts = []
-        z = self._z
-        try:
-            # RFC 7692 7.2.3.4: a sender may end its data with a final (BFINAL) block, and what
-            # follows starts a new deflate stream; at most MEMBERS of them per frame, so that a
-            # frame of empty final blocks costs bounded time.
-            for _ in range(MEMBERS):
-                if z is None:
-                    z = zlib.decompressobj(self._wbits)
-                # one byte more than the limit allows: output of that size is an error, output
-                # below it means the input is used up (websockets #1715: at exactly the limit,
-                # more output may be pending)
-                out = z.decompress(data, limit - produced + 1 if limit else 0)
-                produced += len(out)
-                parts.append(out)
-                if limit and produced > limit:
-                    raise PayloadTooBig(
-                        f"message inflates to more than max_message_size {limit} bytes"
-                    )
-                if not z.eof:
-                    break
-                data = z.unused_data
-                z = None
-                if not data:
-                    break
-            else:
-                raise ProtocolError(f"more than {MEMBERS} final deflate blocks in a frame", 1007)
-        except zlib.error as exc:
-            raise ProtocolError(f"invalid compressed data ({exc})", 1007) from None
+        z = self._z or zlib.decompressobj(self._wbits)
+        out = self._run(z, data, self.produced, limit)
         if fin:
             self.produced = 0
-            self._z = None if self._reset else z
+            if self._reset:
+                self._z = None
         else:
-            self.produced = produced
-            self._z = z
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+            self.produced += len(out)
+        return out
+
+    def whole_messages(self, payloads: Sequence[bytes], limit: int, out: list[bytes]) -> None:
+        """Single-frame messages' payloads, inflated into ``out``: ``inflate(payload, True,
+        limit)`` for each, in one pass (the common case of small compressed messages).  On an
+        error ``out`` holds the messages before the one that raised it."""
+        if self._reset or self.produced or len(payloads) < _MAPPED_FROM:
+            for payload in payloads:
+                out.append(self.inflate(payload, True, limit))
+            return
+        z = self._z or zlib.decompressobj(self._wbits)
+        saved = z.copy()
+        cap = limit + 1 if limit else 0
+        try:
+            # no Python code per message; what it cannot see (a final block, a message past
+            # the limit) is checked after, and then the batch is done again one by one
+            inflated = list(map(z.decompress, map(add, payloads, repeat(TAIL)), repeat(cap)))
+        except zlib.error:
+            inflated = None
+        if inflated is None or z.eof or (limit and max(map(len, inflated)) > limit):
+            self._z = saved
+            for payload in payloads:
+                out.append(self.inflate(payload, True, limit))
+            return
+        self._z = z
+        out += inflated
+
+    def _run(self, z: Any, data: bytes, produced: int, limit: int) -> bytes:
+        """Inflate ``data`` on ``z``, the message having produced ``produced`` bytes so far;
+        leaves the stream to go on with in ``self._z``."""
+        try:
+            # one byte more than the limit allows: output of that size is an error, output
+            # below it means the input is used up (websockets #1715: at exactly the limit,
+            # more output may be pending)
+            out = z.decompress(data, limit - produced + 1 if limit else 0)
+            if z.eof or (limit and produced + len(out) > limit):
+                return self._finish(z, out, produced, limit)
+        except zlib.error as exc:
+            raise ProtocolError(f"invalid compressed data ({exc})", 1007) from None
+        self._z = z
+        return out
+
+    def _finish(self, z: Any, out: bytes, produced: int, limit: int) -> bytes:
+        """After ``z.decompress`` gave ``out``: fail past the limit; after a final block, go on
+        with a new stream (RFC 7692 7.2.3.4: what follows a BFINAL block starts one).  At most
+        MEMBERS final blocks per frame, so that a frame of empty ones costs bounded time."""
+        parts = [out]
+        produced += len(out)
+        for _ in range(MEMBERS):
+            if limit and produced > limit:
+                self._z = None
+                raise PayloadTooBig(f"message inflates to more than max_message_size {limit} bytes")
+            if not z.eof:
+                break
+            data = z.unused_data
+            z = zlib.decompressobj(self._wbits)
+            if not data or data == TAIL:
+                break  # the tail appended at the message's end ends nothing after a final block
+            piece = z.decompress(data, limit - produced + 1 if limit else 0)
+            parts.append(piece)
+            produced += len(piece)
+        else:
+            raise ProtocolError(f"more than {MEMBERS} final deflate blocks in a frame", 1007)
+        self._z = z
+        return b"".join(parts)
 
 
 MEMBERS = 1024
+# From this many messages in one batch, inflating them through map (about 70 ns less per
+# message) outweighs the copy of the inflate state (0.2-0.5 us) that lets the rare case redo it.
+_MAPPED_FROM = 8
 
 
 # --- compressing (sending) -------------------------------------------------------------------
