@@ -142,9 +142,9 @@ def unmask_and_decode(chunks: list[bytes], keep: bool = False) -> Any:
     """The floor under any websockets patch that keeps its str messages: each 64 KiB masked
     text frame unmasked into its bytes (wsfast, as the patch does) and decoded, with nothing
     of websockets around it.  Handles only this stream's frames (127-length headers)."""
-    from wsfast.integrations import _assembler, _slice_unmasker
+    from wsfast.integrations._shared import assembler, slice_unmasker
 
-    start = _assembler(wsfast._api, _slice_unmasker(wsfast._api))
+    start = assembler(wsfast._api, slice_unmasker(wsfast._api))
     out: list[str] = []
     n = 0
     left = b""

@@ -520,7 +520,7 @@ def test_websockets_with_permessage_deflate_parses_with_its_own_code(patching):
 def test_websockets_without_speedups_gives_the_same_frames(monkeypatch, patching):
     # a websockets built without its C extension: payloads up to 2 KiB are masked by wsfast too
     monkeypatch.setitem(sys.modules, "websockets.speedups", None)
-    assert integrations._websockets_small_mask() is None
+    assert integrations.websockets._small_mask() is None
     runs = chunkings(conversations(KEY)["messages"])
 
     def run() -> dict:
@@ -942,7 +942,7 @@ def originals() -> dict[str, Any]:
         if not installed(name):
             continue
         bindings: list = []
-        integrations._PATCHERS[name](bindings, wsfast._api)
+        integrations.INTEGRATIONS[name].enable(bindings, wsfast._api)
         integrations._restore(bindings)
         for owner, attr, original, _ in bindings:
             where = (
@@ -963,13 +963,13 @@ def test_unpatch_restores_every_original_object(patching):
     changed = [
         k
         for k, (owner, attr, orig) in before.items()
-        if integrations._current(owner, attr) is not orig
+        if integrations.current(owner, attr) is not orig
     ]
     assert sorted(changed) == sorted(before)  # each one rebound
     integrations.unpatch()
     assert integrations.patched() == []
     for key, (owner, attr, orig) in before.items():
-        assert integrations._current(owner, attr) is orig, key
+        assert integrations.current(owner, attr) is orig, key
 
 
 def test_patching_twice_changes_nothing(patching):
@@ -979,7 +979,7 @@ def test_patching_twice_changes_nothing(patching):
     assert patching(*names) == names
     first = {
         n: [
-            (o, a, integrations._current(o, a))
+            (o, a, integrations.current(o, a))
             for o, a, _, _ in integrations._patched[n][1]
         ]
         for n in names
@@ -988,7 +988,7 @@ def test_patching_twice_changes_nothing(patching):
     assert patching() == names
     for n in names:
         for owner, attr, value in first[n]:
-            assert integrations._current(owner, attr) is value
+            assert integrations.current(owner, attr) is value
     integrations.unpatch()
     integrations.unpatch()  # nothing left to restore: no error
     assert integrations.patched() == []
