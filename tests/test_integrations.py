@@ -36,7 +36,9 @@ from .conftest import NO_C
 
 
 def installed(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
+    """By import name, or by the library name patch() takes (websocket-client: websocket)."""
+    module = getattr(integrations.INTEGRATIONS.get(name), "MODULE", name)
+    return importlib.util.find_spec(module) is not None
 
 
 def needs(name: str):
@@ -174,6 +176,7 @@ def spy_on(api: Any) -> types.SimpleNamespace:
 
     spy.apply_mask = counted("apply_mask", api.apply_mask)
     spy.apply_mask_inplace = counted("apply_mask_inplace", api.apply_mask_inplace)
+    spy.validate_utf8 = counted("validate_utf8", api.validate_utf8)
     # the integrations also call the C backend's masking kernel directly
     spy.backend = types.SimpleNamespace(**vars(api.backend))
     if hasattr(api.backend, "lib"):
@@ -1077,6 +1080,7 @@ def test_patch_and_unpatch_are_exported():
         "autobahn",
         "ws4py",
         "aiohttp",
+        "websocket-client",
     )
 
 

@@ -21,7 +21,7 @@ import importlib.util
 from types import ModuleType
 from typing import Any
 
-from . import aiohttp, autobahn, tornado, websockets, ws4py, wsproto
+from . import aiohttp, autobahn, tornado, websocket_client, websockets, ws4py, wsproto
 
 # the maskers and validator stay importable from here, where they were before the split
 from ._shared import (  # noqa: F401
@@ -48,7 +48,8 @@ __all__ = [
 
 # library name -> its integration module, in the order patch() applies them
 INTEGRATIONS: dict[str, ModuleType] = {
-    m.LIBRARY: m for m in (wsproto, websockets, tornado, autobahn, ws4py, aiohttp)
+    m.LIBRARY: m
+    for m in (wsproto, websockets, tornado, autobahn, ws4py, aiohttp, websocket_client)
 }
 LIBRARIES: tuple[str, ...] = tuple(INTEGRATIONS)
 
@@ -57,6 +58,7 @@ _patched: dict[str, tuple[Any, list[Binding]]] = {}
 
 
 def _installed(name: str) -> bool:
+    # by its import name (websocket-client's is ``websocket``)
     try:
         return importlib.util.find_spec(INTEGRATIONS[name].MODULE) is not None
     except (ImportError, ValueError):  # pragma: no cover - a broken parent package
