@@ -34,8 +34,8 @@ import subprocess
 import sys
 import tarfile
 import time
-from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
