@@ -36,7 +36,9 @@ from .conftest import NO_C
 
 
 def installed(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
+    """By import name, or by the library name patch() takes (websocket-client: websocket)."""
+    module = getattr(integrations.INTEGRATIONS.get(name), "MODULE", name)
+    return importlib.util.find_spec(module) is not None
 
 
 def needs(name: str):
@@ -174,6 +176,7 @@ def spy_on(api: Any) -> types.SimpleNamespace:
 
     spy.apply_mask = counted("apply_mask", api.apply_mask)
     spy.apply_mask_inplace = counted("apply_mask_inplace", api.apply_mask_inplace)
+    spy.validate_utf8 = counted("validate_utf8", api.validate_utf8)
     # the integrations also call the C backend's masking kernel directly
     spy.backend = types.SimpleNamespace(**vars(api.backend))
     if hasattr(api.backend, "lib"):
@@ -520,7 +523,7 @@ def test_websockets_with_permessage_deflate_parses_with_its_own_code(patching):
 def test_websockets_without_speedups_gives_the_same_frames(monkeypatch, patching):
     # a websockets built without its C extension: payloads up to 2 KiB are masked by wsfast too
     monkeypatch.setitem(sys.modules, "websockets.speedups", None)
-    assert integrations._websockets_small_mask() is None
+    assert integrations.websockets._small_mask() is None
     runs = chunkings(conversations(KEY)["messages"])
 
     def run() -> dict:
@@ -942,7 +945,7 @@ def originals() -> dict[str, Any]:
         if not installed(name):
             continue
         bindings: list = []
-        integrations._PATCHERS[name](bindings, wsfast._api)
+        integrations.INTEGRATIONS[name].enable(bindings, wsfast._api)
         integrations._restore(bindings)
         for owner, attr, original, _ in bindings:
             where = (
@@ -963,13 +966,13 @@ def test_unpatch_restores_every_original_object(patching):
     changed = [
         k
         for k, (owner, attr, orig) in before.items()
-        if integrations._current(owner, attr) is not orig
+        if integrations.current(owner, attr) is not orig
     ]
     assert sorted(changed) == sorted(before)  # each one rebound
     integrations.unpatch()
     assert integrations.patched() == []
     for key, (owner, attr, orig) in before.items():
-        assert integrations._current(owner, attr) is orig, key
+        assert integrations.current(owner, attr) is orig, key
 
 
 def test_patching_twice_changes_nothing(patching):
@@ -979,7 +982,7 @@ def test_patching_twice_changes_nothing(patching):
     assert patching(*names) == names
     first = {
         n: [
-            (o, a, integrations._current(o, a))
+            (o, a, integrations.current(o, a))
             for o, a, _, _ in integrations._patched[n][1]
         ]
         for n in names
@@ -988,7 +991,7 @@ def test_patching_twice_changes_nothing(patching):
     assert patching() == names
     for n in names:
         for owner, attr, value in first[n]:
-            assert integrations._current(owner, attr) is value
+            assert integrations.current(owner, attr) is value
     integrations.unpatch()
     integrations.unpatch()  # nothing left to restore: no error
     assert integrations.patched() == []
@@ -1077,6 +1080,7 @@ def test_patch_and_unpatch_are_exported():
         "autobahn",
         "ws4py",
         "aiohttp",
+        "websocket-client",
     )
 
 
