@@ -133,6 +133,7 @@ class Dissector:
         self.quiet = False  # handshakes parsed but not shown (--frames-only)
         self.notes: list[str] = []  # the problems of the frame being dissected
         self.text: str | None = None  # the complete text message the frame ends
+        self.size: int | None = None  # the size of the (inflated) data message the frame ends
 
     @property
     def key(self) -> str | None:
@@ -240,7 +241,7 @@ class Dissector:
     def frame(self, sender: str, data: memoryview) -> int:
         """Dissect the frame at the start of ``data``; the bytes it used (0 to stop)."""
         self.notes = []
-        self.text = None
+        self.text = self.size = None
         try:
             header = parse_header(data, strict=False)
         except ProtocolError as exc:
@@ -284,6 +285,7 @@ class Dissector:
                     "length": header.length,
                     "payload": payload.hex(),
                     "text": self.text,
+                    "message_length": self.size,
                     "problems": self.notes,
                 }
             )
@@ -394,6 +396,7 @@ class Dissector:
             conversation.fragments[sender] = message
             return
         conversation.fragments[sender] = None
+        self.size = len(data) if message.frames == 1 else sum(map(len, message.parts))
         if message.frames > 1 or message.kind == Opcode.TEXT:
             whole = b"".join(message.parts) if message.frames > 1 else data
             if message.frames > 1:

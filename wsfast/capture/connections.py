@@ -36,7 +36,7 @@ def endpoint(address: bytes, port: int) -> str:
 class Half:
     """One direction: its reassembly, the bytes not yet dissected, and what they are."""
 
-    __slots__ = ("tcp", "buffer", "state", "need", "scanned", "fin")
+    __slots__ = ("tcp", "buffer", "state", "need", "scanned", "starts", "fin")
 
     def __init__(self) -> None:
         self.tcp = HalfStream()
@@ -44,6 +44,7 @@ class Half:
         self.state = _HTTP
         self.need = 0  # bytes the frame at the start of the buffer needs (0: unknown)
         self.scanned = 0  # resync: offsets before this were ruled out
+        self.starts: set[int] = set()  # resync: buffer offsets where a segment's bytes begin
         self.fin = False
 
 
@@ -117,12 +118,16 @@ class Connection:
 
     def consume(self, sender: str, pieces: Iterable[bytes | Gap], where: Where) -> None:
         half = self.halves[sender]
+        dissector = self.capture.dissector
+        dissector.where, dissector.conversation = where, self.conversation
         for piece in pieces:
             if half.state == _IGNORE:
                 return
             if isinstance(piece, Gap):
                 self.gap(sender, half, piece.missing, where)
                 continue
+            if half.state == _RESYNC:
+                half.starts.add(len(half.buffer))
             half.buffer += piece
             self.advance(sender, half, where)
 
@@ -156,7 +161,6 @@ class Connection:
             return
         del buffer[: end + 4]
         dissector = self.capture.dissector
-        dissector.where, dissector.conversation = where, self.conversation
         dissector.quiet = self.capture.frames_only
         try:
             dissector.handshake(sender, head)
@@ -190,7 +194,6 @@ class Connection:
         if available < half.need or available < 2:
             return
         dissector = self.capture.dissector
-        dissector.where, dissector.conversation = where, self.conversation
         position = need = 0
         with memoryview(buffer) as view:
             while available - position >= 2:
@@ -237,7 +240,6 @@ class Connection:
 
     def gap(self, sender: str, half: Half, missing: int, where: Where) -> None:
         dissector = self.capture.dissector
-        dissector.where, dissector.conversation = where, self.conversation
         lost = f"{missing} bytes of the {sender}'s stream are missing (lost or not captured)"
         if half.buffer and half.state == _FRAMES:
             lost += f"; {len(half.buffer)} bytes of the frame they were in are dropped"
@@ -247,6 +249,7 @@ class Connection:
         half.buffer = bytearray()
         half.need = 0
         half.scanned = 0
+        half.starts = set()
         if half.state != _IGNORE:
             half.state = _RESYNC
 
@@ -264,6 +267,9 @@ class Connection:
             if verdict:
                 end = position + verdict
                 if end == len(buffer):
+                    if position in half.starts:  # a segment that holds exactly one frame
+                        self.resume(sender, half, position, where)
+                        return
                     break  # wait: the next segment confirms it or rules it out
                 follower = _plausible(buffer, end, masked, compressed) if end < len(buffer) else None
                 if follower is None and end < len(buffer):
@@ -276,12 +282,14 @@ class Connection:
         if position and position == len(buffer) and len(buffer) > RESYNC_WAIT:
             del buffer[: position - 1]
             half.scanned = 1
+            half.starts = {start - position + 1 for start in half.starts if start >= position - 1}
 
     def resume(self, sender: str, half: Half, position: int, where: Where) -> None:
         self.announce()
         del half.buffer[:position]
         half.state = _FRAMES
         half.need = 0
+        half.starts = set()
         if position and not self.capture.dissector.json and not self.capture.frames_only:
             self.capture.dissector.out.write(
                 f"[{_arrow(sender)}: {position} bytes skipped to the next frame boundary]\n\n"
