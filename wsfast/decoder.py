@@ -7,6 +7,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, Union
 
 from . import _codes as C
+from . import deflate
 from ._common import readable
 from .errors import ProtocolError
 
@@ -85,6 +86,22 @@ _SINGLE_TEXT = C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1
 _SINGLE_BINARY = C.R_FIRST | C.R_FIN | 0x2
 # a batch of one of these kinds is all whole messages: their is_text
 _WHOLE_MESSAGES = {_SINGLE_TEXT: True, _SINGLE_BINARY: False}
+# ... and of these, all whole compressed messages
+_WHOLE_COMPRESSED = {_SINGLE_TEXT | C.R_RSV1: True, _SINGLE_BINARY | C.R_RSV1: False}
+ACCEPT_STATE = 0  # the UTF-8 state on a code point boundary (WSFAST_UTF8_ACCEPT)
+
+
+def _invalid_text(position: int) -> ProtocolError:
+    return C.error(C.E_INVALID_UTF8, 0, position)
+
+
+def _decoded(payload: bytes) -> Any:
+    """A validated text message with its str made now (``decode_text=True``)."""
+    message = _make((payload, True))
+    message.__dict__["text"] = payload.decode("utf-8")
+    return message
+
+
 _PING = C.R_FIN | 0x9
 _PONG = C.R_FIN | 0xA
 _CLOSE = C.R_FIN | 0x8
@@ -119,21 +136,31 @@ class Decoder:
         max_message_size: int | None = 16 * 2**20,
         strict: bool = True,
         extensions: Sequence[Any] = (),
+        decode_text: bool = False,
     ) -> None:
-        if tuple(extensions):
-            raise ValueError("extensions are not supported yet: pass extensions=()")
         self.client = bool(client)
         self.max_frame_size = max_frame_size
         self.max_message_size = max_message_size
+        self.decode_text = bool(decode_text)
+        limit = _limit("max_message_size", max_message_size)
+        # permessage-deflate: what the peer sends is inflated with its agreed parameters
+        agreed = deflate.find(extensions)
+        self._inflater: deflate.Inflater | None = None
+        if agreed is not None:
+            self._inflater = deflate.Inflater(*agreed.sending(not self.client))
+        self._limit = 0 if limit == _UNLIMITED else limit  # inflated size; 0: none
         self._scanner = self._backend.Scanner(
             self.client,
             bool(strict),
-            0,
+            0x40 if agreed is not None else 0,
             _limit("max_frame_size", max_frame_size),
-            _limit("max_message_size", max_message_size),
+            limit,
+            deflate.wire_limit(limit) if agreed is not None else 0,
         )
         self._parts: list[bytes] = []
         self._is_text = False
+        self._utf8 = ACCEPT_STATE  # UTF-8 state of an inflated text message in progress
+        self._utf8_at = 0
         # the message and close code of the violation that stopped the decoder (not the
         # exception: its traceback holds the frame of ``feed``, and so this decoder, in a cycle)
         self._error: tuple[str, int] | None = None
@@ -145,14 +172,23 @@ class Decoder:
             raise ProtocolError(f"decoder stopped by an earlier error: {message}", code)
         batches = self._scanner.feed(data if type(data) is bytes else readable(data))
         events: list[Event] = []
-        for same, payloads, records in batches:
-            is_text = _WHOLE_MESSAGES.get(same)
-            if is_text is None:
-                self._events(records, payloads, events.append)
-            elif len(payloads) == 1:  # one message per read, the usual case on a live socket
-                events.append(_make((payloads[0], is_text)))
-            else:
-                events += map(_make, zip(payloads, repeat(is_text)))
+        try:
+            for same, payloads, records in batches:
+                is_text = _WHOLE_MESSAGES.get(same)
+                if is_text is None:
+                    if same in _WHOLE_COMPRESSED:
+                        self._whole_compressed(payloads, _WHOLE_COMPRESSED[same], events.append)
+                    else:
+                        self._events(records, payloads, events.append)
+                elif is_text and self.decode_text:
+                    events += map(_decoded, payloads)
+                elif len(payloads) == 1:  # one message per read, the usual case on a live socket
+                    events.append(_make((payloads[0], is_text)))
+                else:
+                    events += map(_make, zip(payloads, repeat(is_text)))
+        except ProtocolError as exc:
+            # inflating failed: the violation is this layer's, found after the scanner's
+            raise self._stop_with(exc, events) from None
         error = self._scanner.error
         if error is not None:
             # No local of this frame refers to the exception: the traceback refers to the frame,
@@ -163,15 +199,57 @@ class Decoder:
     def _stop(self, error: tuple[int, int, int], events: list[Event]) -> ProtocolError:
         status, value, position = error
         exc = C.error(status, value, position, self.max_frame_size or 0, self.max_message_size or 0)
+        return self._stop_with(exc, events)
+
+    def _stop_with(self, exc: ProtocolError, events: list[Event]) -> ProtocolError:
         exc.events = events  # type: ignore[attr-defined]
         self._error = (str(exc), exc.code)
         self._parts = []
+        self._inflater = None
         return exc
+
+    def _whole_compressed(self, payloads: Any, is_text: bool, append: Any) -> None:
+        """Single-frame compressed messages: inflated, text validated."""
+        inflate = self._inflater.inflate  # type: ignore[union-attr]
+        limit = self._limit
+        for payload in payloads:
+            data = inflate(payload, True, limit)
+            if is_text:
+                append(self._text_message(data))
+            else:
+                append(_make((data, False)))
+
+    def _text_message(self, data: bytes) -> Message:
+        """A whole inflated text message: decoding it validates it (and keeps the str)."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            state, at = self._backend.utf8_feed(ACCEPT_STATE, data)
+            raise _invalid_text(at if at >= 0 else len(data)) from None
+        message = _make((data, True))
+        message.__dict__["text"] = text
+        return message
+
+    def _inflated_fragment(self, payload: bytes, first: bool, fin: bool, is_text: bool) -> bytes:
+        """One frame of a fragmented compressed message: inflated, text validated as it comes
+        (fail fast: positions index the inflated message)."""
+        data = self._inflater.inflate(payload, fin, self._limit)  # type: ignore[union-attr]
+        if is_text:
+            if first:
+                self._utf8, self._utf8_at = ACCEPT_STATE, 0
+            state, at = self._backend.utf8_feed(self._utf8, data)
+            if at >= 0:
+                raise _invalid_text(self._utf8_at + at)
+            self._utf8_at += len(data)
+            self._utf8 = state
+            if fin and state != ACCEPT_STATE:
+                raise _invalid_text(self._utf8_at)
+        return data
 
     def _events(self, records: Any, payloads: Any, append: Any) -> None:
         for (_, _, kind, code), payload in zip(records, payloads):
             if kind == _SINGLE_TEXT:
-                append(_make((payload, True)))
+                append(_decoded(payload) if self.decode_text else _make((payload, True)))
             elif kind == _SINGLE_BINARY:
                 append(_make((payload, False)))
             elif kind == _PING:
@@ -180,6 +258,26 @@ class Decoder:
                 append(Pong(payload))
             elif kind == _CLOSE:
                 append(Close(code or None, str(payload[2:], "utf-8")))
+            elif kind & C.R_RSV1:
+                # a frame of a compressed message (RFC 7692 6.2)
+                first = bool(kind & C.R_FIRST)
+                fin = bool(kind & C.R_FIN)
+                is_text = bool(kind & C.R_TEXT)
+                if first and fin:
+                    self._whole_compressed((payload,), is_text, append)
+                    continue
+                data = self._inflated_fragment(payload, first, fin, is_text)
+                if first:
+                    self._parts = [data]
+                    self._is_text = is_text
+                else:
+                    self._parts.append(data)
+                if fin:
+                    message = _make((b"".join(self._parts), self._is_text))
+                    self._parts = []
+                    if self.decode_text and self._is_text:
+                        message.__dict__["text"] = message[0].decode("utf-8")
+                    append(message)
             else:
                 # a fragment of a data message (5.4)
                 if kind & C.R_FIRST:
@@ -188,5 +286,8 @@ class Decoder:
                 else:
                     self._parts.append(payload)
                 if kind & C.R_FIN:
-                    append(Message(b"".join(self._parts), self._is_text))
+                    message = _make((b"".join(self._parts), self._is_text))
                     self._parts = []
+                    if self.decode_text and self._is_text:
+                        message.__dict__["text"] = message[0].decode("utf-8")
+                    append(message)
