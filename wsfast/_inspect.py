@@ -20,7 +20,7 @@ import json as _json
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import IO, TextIO
 
 import wsfast
@@ -28,6 +28,7 @@ from wsfast import (
     CloseCode,
     FrameHeader,
     Opcode,
+    PerMessageDeflate,
     ProtocolError,
     accept_key,
     apply_mask,
@@ -91,15 +92,15 @@ class Where:
 class Conversation:
     """One connection's state: open fragmented messages, the client's key, inflaters."""
 
-    def __init__(self, agreed: inflating.Agreed | None = None) -> None:
+    def __init__(self, agreed: PerMessageDeflate | None = None) -> None:
         self.fragments: dict[str, _Message | None] = {CLIENT: None, SERVER: None}
         self.key: str | None = None
-        self.agreed: inflating.Agreed | None = None
+        self.agreed: PerMessageDeflate | None = None
         self.inflaters: dict[str, inflating.Inflater] = {}
         if agreed is not None:
             self.agree(agreed)
 
-    def agree(self, agreed: inflating.Agreed) -> None:
+    def agree(self, agreed: PerMessageDeflate) -> None:
         self.agreed = agreed
         self.inflaters = {side: inflating.inflater(agreed, side) for side in (CLIENT, SERVER)}
 
@@ -122,7 +123,7 @@ class Dissector:
     frame; per-connection state lives in ``conversation``."""
 
     def __init__(
-        self, out: TextIO, *, json: bool = False, agreed: inflating.Agreed | None = None
+        self, out: TextIO, *, json: bool = False, agreed: PerMessageDeflate | None = None
     ) -> None:
         self.out = out
         self.json = json
@@ -234,7 +235,7 @@ class Dissector:
             fields["extensions"] = value
             if agreed is not None:
                 self.conversation.agree(agreed)
-                fields["deflate"] = asdict(agreed)
+                fields["deflate"] = inflating.fields(agreed)
                 self.line(f"[Extensions: {inflating.describe(agreed)}]", 1)
         return fields
 
@@ -412,9 +413,8 @@ class Dissector:
     def inflate(self, sender: str, message: _Message, payload: bytes, fin: bool) -> bytes:
         if message.broken:
             return b""
-        limit = MESSAGE_LIMIT - sum(map(len, message.parts))
         try:
-            return self.conversation.inflaters[sender].inflate(payload, fin, limit)
+            return self.conversation.inflaters[sender].inflate(payload, fin, MESSAGE_LIMIT)
         except ProtocolError as exc:
             message.broken = True
             self.problem(str(exc))
@@ -669,7 +669,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _run(
-    options: argparse.Namespace, file: IO[bytes] | None, agreed: inflating.Agreed | None, out: TextIO
+    options: argparse.Namespace, file: IO[bytes] | None, agreed: PerMessageDeflate | None, out: TextIO
 ) -> int:
     dissector = Dissector(out, json=options.json, agreed=agreed)
     if file is None:
