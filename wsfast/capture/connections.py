@@ -90,8 +90,9 @@ class Connection:
                 }
             )
         elif not self.capture.frames_only:
-            joined = "" if self.handshaken else " (joined after the connection opened)"
-            dissector.out.write(f"Stream {self.index}: {self.describe()}{joined}\n\n")
+            dissector.out.write(f"Stream {self.index}: {self.describe()}\n\n")
+        if not self.handshaken:
+            dissector.lost(None, "the capture starts after the connection opened: no handshake")
 
     def segment(self, segment: links.Segment, where: Where) -> bool:
         """Take one segment; False once the connection is over."""
