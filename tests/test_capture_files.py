@@ -371,3 +371,20 @@ def test_json_for_raw_input_has_the_spec_fields(tmp_path):
         "opcode": 1, "masked": True, "mask": "37fa213d", "length": 5,
         "payload": b"Hello".hex(), "text": "Hello", "message_length": 5, "problems": [],
     }
+
+
+# the capture README shows
+
+
+def test_the_readme_capture_dissects_as_shown(tmp_path):
+    path = Path(__file__).resolve().parent.parent / "docs" / "capture.pcapng"
+    status, output = text_run(path)
+    assert status == 0
+    assert output.rstrip().endswith("streams: 1 WebSocket of 1 TCP, frames: 8, problems: 0")
+    assert "[Extensions: permessage-deflate, client: window 12 bits, context kept" in output
+    assert "[Compressed: 26 bytes inflate to 23]" in output
+    assert output.count("Text: Hello, wsfast \u00e9\u20ac\U0001f600") == 2
+    records = frames(run(path)[1])
+    assert [(f["opcode"], f["rsv1"]) for f in records] == [
+        (1, True), (1, False), (2, True), (2, False), (9, False), (10, False), (8, False), (8, False)
+    ]

@@ -144,14 +144,17 @@ class Dissector:
         if not (self.json or self.quiet):
             self.out.write("    " * indent + text + "\n")
 
-    def record(self, fields: dict[str, object]) -> None:
+    def record(self, fields: dict[str, object], payload: bytes | None = None) -> None:
+        """One JSON line; ``payload`` goes last, as hex written straight out (for a large
+        frame, no second copy of it inside one big string)."""
         where = self.where or Where()
-        self.out.write(
-            _json.dumps(
-                {"stream": where.stream, "packet": where.packet, "time": where.time, **fields}
-            )
-            + "\n"
-        )
+        head = _json.dumps({"stream": where.stream, "packet": where.packet, "time": where.time, **fields})
+        if payload is None:
+            self.out.write(head + "\n")
+            return
+        self.out.write(head[:-1] + ', "payload": "')
+        self.out.write(payload.hex())
+        self.out.write('"}\n')
 
     def stream(self, sender: str | None, data: bytes) -> None:
         """Everything one side sent in ``data``: an HTTP head if it starts with one, frames."""
@@ -284,11 +287,11 @@ class Dissector:
                     "masked": header.masked,
                     "mask": None if header.mask is None else header.mask.hex(),
                     "length": header.length,
-                    "payload": payload.hex(),
-                    "text": self.text,
                     "message_length": self.size,
                     "problems": self.notes,
-                }
+                    "text": self.text,
+                },
+                payload,
             )
         self.line()
         return end if end <= len(data) else 0

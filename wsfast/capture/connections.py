@@ -12,6 +12,7 @@ import ipaddress
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from wsfast import PerMessageDeflate
 from wsfast._inspect import CLIENT, MESSAGE_LIMIT, SERVER, Conversation, Dissector, Where, _arrow
 
 from . import links
@@ -371,7 +372,7 @@ class Capture:
         *,
         stream: int | None = None,
         frames_only: bool = False,
-        agreed: object = None,
+        agreed: PerMessageDeflate | None = None,
     ) -> None:
         self.dissector = dissector
         self.only = stream
