@@ -24,6 +24,18 @@ class _MessageType(type):
         return _new(cls, (data, is_text))  # type: ignore[arg-type]
 
 
+class _FirstText:
+    """``Message.text``: the payload decoded on first access and kept in the instance's
+    ``__dict__``.  Not a property: a descriptor without ``__set__`` is looked up after the
+    instance dict, so every later access finds the str there without running Python code."""
+
+    def __get__(self, message: Any, owner: Any = None) -> Any:
+        if message is None:
+            return self
+        text = message.__dict__["text"] = message[0].decode("utf-8")
+        return text
+
+
 class Message(tuple, metaclass=_MessageType):
     """A complete data message, the tuple ``(data, is_text)``.  ``data`` is the payload as
     bytes; ``text`` decodes it on first access and keeps the str (text messages were validated
@@ -47,13 +59,8 @@ class Message(tuple, metaclass=_MessageType):
     data = property(itemgetter(0), doc="the payload")  # type: ignore[assignment]
     is_text = property(itemgetter(1), doc="True for a text message")  # type: ignore[assignment]
 
-    @property
-    def text(self) -> str:
-        cache = self.__dict__
-        text = cache.get("text")
-        if text is None:
-            cache["text"] = text = self[0].decode("utf-8")
-        return text
+    text: str
+    text = _FirstText()  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         data = self[0]
