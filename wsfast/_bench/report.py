@@ -13,6 +13,7 @@ from .timing import Result
 ORDER = (
     "wsfast",
     "wsfast bytes",
+    "wsfast parts",
     "websockets",
     "aiohttp",
     "aiohttp bytes",
@@ -55,7 +56,7 @@ def table(results: list[Result], group: str) -> str:
             found = by.get((name, lib))
             # a "... bytes" column (a text message as validated bytes) is held to wsfast's
             # bytes, every other one to wsfast's headline entry
-            own = lib in ("wsfast", "wsfast bytes")
+            own = lib in ("wsfast", "wsfast bytes", "wsfast parts")
             base = by.get((name, "wsfast bytes" if lib.endswith(" bytes") else "wsfast"))
             if found is None:
                 cells.append("-")

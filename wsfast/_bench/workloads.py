@@ -469,6 +469,7 @@ def encode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Work
         ("server", "ascii", 125),
         ("server", "cjk", 1000),
         ("server", "cjk", 64 * KiB),
+        ("server", "binary", 64 * KiB),
         ("client", "binary", 125),
         ("client", "binary", big),
     ]
@@ -484,7 +485,11 @@ def encode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Work
         want = [(opcode, _as_bytes(payload))]
         what = "binary, masked" if client else f"{kind} text"
         w = Workload("encode", f"{side} {size_label(n)} {what}", "GB/s", n)
-        w.note = "one message in one frame; client frames get a fresh random key"
+        w.note = (
+            "one message in one frame; client frames get a fresh random key; wsfast parts:"
+            " Encoder.message_parts (header and payload apart, for writelines), aiohttp's"
+            " writer hands its transport the same"
+        )
 
         def check(
             frame: Callable[[], Any],
@@ -505,6 +510,16 @@ def encode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Work
                 lambda c=check, e=enc, p=payload: c(lambda: e.message(p)),
             )
         )
+        if not client:
+            # header and payload apart, for writelines / sendmsg: a bytes payload is not copied
+            w.entries.append(
+                Entry(
+                    "wsfast parts",
+                    enc.message_parts,
+                    (payload,),
+                    lambda c=check, e=enc, p=payload: c(lambda: b"".join(e.message_parts(p))),
+                )
+            )
 
         ws = peers.get("websockets")
         if ws:
