@@ -184,7 +184,7 @@ class Decoder:
         self._inflater: deflate.Inflater | None = None
         if agreed is not None:
             self._inflater = deflate.Inflater(*agreed.sending(not self.client))
-        self._limit = 0 if limit == _UNLIMITED else limit  # inflated size; 0: none
+        self._limit = None if limit == _UNLIMITED else limit  # inflated size; None: none
         self._scanner = self._backend.Scanner(
             self.client,
             bool(strict),
