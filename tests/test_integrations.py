@@ -768,13 +768,14 @@ def over_socket(
     patch: Callable[..., Any],
     name: str,
     closes: list | None = None,
+    names: list[str] = SOCKET_CONVERSATIONS,
 ) -> dict:
-    """Each socket conversation, unpatched then patched: what the server sent, and what its
-    handler saw when the connection closed (``closes``, filled by the handler)."""
+    """Each socket conversation (``names``), unpatched then patched: what the server sent, and
+    what its handler saw when the connection closed (``closes``, filled by the handler)."""
 
     def run() -> dict:
         out = {}
-        for conv in SOCKET_CONVERSATIONS:
+        for conv in names:
             sent = run_asyncio_server(start, conversations(KEY)[conv])
             out[conv] = sent, list(closes or ())
             if closes:
@@ -880,6 +881,52 @@ def test_websockets_asyncio_server(patching):
     assert (8, True, b"\x03\xefinvalid continuation byte at position 6") in out[
         "invalid-utf8"
     ]
+
+
+@needs("websockets")
+@pytest.mark.parametrize("max_size", [2**20, 2**16])
+def test_websockets_legacy_server(patching, max_size):
+    # the legacy protocol, which uvicorn runs with ws="websockets": its Frame.read is patched;
+    # every conversation, the violations too (they go to its own code, for its own errors)
+    import warnings
+
+    from websockets.exceptions import ConnectionClosed
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from websockets.legacy.server import serve
+
+    closes: list = []
+
+    async def start() -> tuple:
+        finished = asyncio.Event()
+
+        async def handler(ws: Any) -> None:
+            try:
+                async for message in ws:
+                    closes.append(message)
+            except ConnectionClosed as exc:
+                closes.append(repr(exc))
+            finally:
+                closes.append(("closed", ws.close_code, ws.close_reason))
+                finished.set()
+
+        # a short close_timeout: the raw client never answers a close frame
+        server = await serve(handler, "127.0.0.1", 0, max_size=max_size, close_timeout=0.5)
+        return server.close, server.sockets[0].getsockname()[1], finished
+
+    if max_size > len(BIG):
+        names = [*SOCKET_CONVERSATIONS, "reserved-opcode", "long-ping", "wrong-masking"]
+        out = over_socket(start, patching, "websockets", closes, names)
+        assert BIG in out["messages"]
+        assert ("closed", 1000, "bye 👋") in out["messages"]
+        # a violation: websockets' own error, closing with 1002
+        assert any("PROTOCOL_ERROR: 1002" in str(x) for x in out["reserved-opcode"])
+    else:  # BIG over the limit: websockets' own PayloadTooBig, closing with 1009
+        out = over_socket(start, patching, "websockets", closes, ["messages"])
+        assert out["messages"][0] == (8, True, b"\x03\xf1")  # 1009 on the wire
+        assert "MESSAGE_TOO_BIG: 1009" in out["messages"][-2]
+        assert BIG[:3001] in out["messages"]
 
 
 @needs("ws4py")
