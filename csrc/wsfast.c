@@ -912,7 +912,9 @@ static int read_header(const uint8_t *p, size_t avail, int strict, const wsfast_
         }
         if (!control) {
             uint64_t total = h->opcode == 0 ? dec->message_size + length : length;
-            if (total > dec->max_message || total < length) {
+            int compressed = h->opcode == 0 ? dec->message_rsv1 : (h->rsv & 0x40) != 0;
+            uint64_t limit = compressed ? dec->max_compressed : dec->max_message;
+            if (total > limit || total < length) {
                 *value = total < length ? UINT64_MAX : total;
                 return WSFAST_E_MESSAGE_TOO_BIG;
             }

@@ -93,6 +93,8 @@ typedef struct {
     uint32_t rsv_allowed;    /* RSV bits a negotiated extension may set on a first frame */
     uint64_t max_frame;      /* largest payload accepted in one frame */
     uint64_t max_message;    /* largest data message accepted */
+    uint64_t max_compressed; /* largest compressed (RSV1) data message accepted, counted on the
+                              * wire: its inflated size is bounded by the caller, as it inflates */
 
     /* receive buffer: bytes [begin, end) are not consumed yet.  It need not be initialised:
      * wsfast_decode writes every byte it reads back, except that the header of a frame parsed

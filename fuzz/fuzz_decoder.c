@@ -334,7 +334,7 @@ static wsfast_decoder *new_decoder(const config_t *c, size_t capacity)
     d->flags = c->flags;
     d->rsv_allowed = c->rsv_allowed;
     d->max_frame = c->max_frame;
-    d->max_message = c->max_message;
+    d->max_message = d->max_compressed = c->max_message;
     d->sink_min = c->sink_min;
     d->sink_max = c->sink_max;
     /* malloc, not calloc, as the Python side allocates it: a read of bytes the decoder never

@@ -28,7 +28,7 @@ def test_a_rejected_utf8_state_stays_rejected_at_the_first_byte(api):
 
 
 def test_a_negotiated_rsv1_marks_every_frame_of_a_compressed_message(api):
-    scanner = api.backend.Scanner(False, True, 0x40, UNLIMITED, UNLIMITED)
+    scanner = api.backend.Scanner(False, True, 0x40, UNLIMITED, UNLIMITED, UNLIMITED)
     compressed = b"\xf2\x48\xcd\xc9\xc9\x07\x00"  # deflate output: not UTF-8, not validated
     stream = client_frame(1, compressed[:4], fin=False, rsv=0x40) + client_frame(0, compressed[4:])
     got = records(scanner.feed(stream))
@@ -39,15 +39,28 @@ def test_a_negotiated_rsv1_marks_every_frame_of_a_compressed_message(api):
 
 
 def test_rsv1_on_a_continuation_is_refused_even_with_the_extension(api):
-    scanner = api.backend.Scanner(False, True, 0x40, UNLIMITED, UNLIMITED)
+    scanner = api.backend.Scanner(False, True, 0x40, UNLIMITED, UNLIMITED, UNLIMITED)
     stream = client_frame(2, b"a", fin=False, rsv=0x40) + client_frame(0, b"b", rsv=0x40)
     assert [kind & 0x0F for kind, _ in records(scanner.feed(stream))] == [2]
     assert scanner.error == (C.E_RSV, 0x40, 0)
 
 
 def test_a_failed_scanner_returns_nothing_more_and_keeps_its_first_error(api):
-    scanner = api.backend.Scanner(False, True, 0, UNLIMITED, UNLIMITED)
+    scanner = api.backend.Scanner(False, True, 0, UNLIMITED, UNLIMITED, UNLIMITED)
     assert scanner.feed(b"\x83\x80") == []  # reserved opcode 3
     assert scanner.error == (C.E_RESERVED_OPCODE, 3, 0)
     assert scanner.feed(client_frame(1, b"fine")) == []
     assert scanner.error == (C.E_RESERVED_OPCODE, 3, 0)
+
+
+def test_a_compressed_message_is_held_to_its_own_wire_limit(api):
+    # max_message for plain messages, max_compressed for RSV1 ones, on every fragment
+    scanner = api.backend.Scanner(False, True, 0x40, UNLIMITED, 4, 6)
+    stream = client_frame(1, b"abc", fin=False, rsv=0x40) + client_frame(0, b"def")
+    assert len(records(scanner.feed(stream))) == 2
+    assert scanner.feed(client_frame(2, b"abcde")) == []
+    assert scanner.error == (C.E_MESSAGE_TOO_BIG, 5, 0)
+    scanner = api.backend.Scanner(False, True, 0x40, UNLIMITED, 4, 6)
+    stream = client_frame(1, b"abc", fin=False, rsv=0x40) + client_frame(0, b"defg")
+    assert len(records(scanner.feed(stream))) == 1
+    assert scanner.error == (C.E_MESSAGE_TOO_BIG, 7, 0)

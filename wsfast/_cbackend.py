@@ -245,13 +245,20 @@ class Scanner:
     """Twin of _pure.Scanner over wsfast_decode: one C call per feed, records read in bulk."""
 
     def __init__(
-        self, client: bool, strict: bool, rsv_allowed: int, max_frame: int, max_message: int
+        self,
+        client: bool,
+        strict: bool,
+        rsv_allowed: int,
+        max_frame: int,
+        max_message: int,
+        max_compressed: int,
     ) -> None:
         d = ffi.new("wsfast_decoder *")
         d.flags = (lib.WSFAST_CLIENT if client else 0) | (lib.WSFAST_STRICT if strict else 0)
         d.rsv_allowed = rsv_allowed
         d.max_frame = min(max_frame, 2**64 - 1)
         d.max_message = min(max_message, 2**64 - 1)
+        d.max_compressed = min(max_compressed, 2**64 - 1)
         self._d = d
         self._raw = ffi.buffer(d)  # the records and the layout are read through this
         if _bytes_new is not None:  # pragma: no branch - None only on PyPy (no sinks there)

@@ -207,7 +207,8 @@ def read_header(data: Any, start: int, avail: int, strict: bool, dec: Any = None
             return C.E_FRAME_TOO_BIG, length, None
         if not control:
             total = dec.message_size + length if opcode == 0 else length
-            if total > dec.max_message:
+            compressed = dec.message_rsv1 if opcode == 0 else rsv & 0x40
+            if total > (dec.max_compressed if compressed else dec.max_message):
                 return C.E_MESSAGE_TOO_BIG, min(total, 2**64 - 1), None
 
     if masked:
@@ -260,13 +261,20 @@ class Scanner:
     """
 
     def __init__(
-        self, client: bool, strict: bool, rsv_allowed: int, max_frame: int, max_message: int
+        self,
+        client: bool,
+        strict: bool,
+        rsv_allowed: int,
+        max_frame: int,
+        max_message: int,
+        max_compressed: int,
     ) -> None:
         self.client = client
         self.strict = strict
         self.rsv_allowed = rsv_allowed
         self.max_frame = max_frame
         self.max_message = max_message
+        self.max_compressed = max_compressed
         self.buffer = bytearray()
         self.begin = 0
         # the open frame
