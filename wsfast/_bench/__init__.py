@@ -23,6 +23,7 @@ from typing import Any
 
 import wsfast
 
+from .deflate import deflate_workloads
 from .inputs import (
     TEXT_KINDS,
     KiB,
@@ -54,7 +55,7 @@ __all__ = [
     "reference_mask",
 ]
 
-GROUPS = ("mask", "utf8", "decode", "encode")
+GROUPS = ("mask", "utf8", "decode", "encode", "deflate")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -146,6 +147,7 @@ def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
         "utf8": lambda: utf8_workloads(sizes, peers, rng),
         "decode": lambda: decode_workloads(args.quick, peers, rng),
         "encode": lambda: encode_workloads(args.quick, peers, rng),
+        "deflate": lambda: deflate_workloads(args.quick, peers, rng),
     }
     workloads = [w for g in groups for w in builders[g]()]
 
