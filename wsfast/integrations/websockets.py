@@ -75,10 +75,10 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
     acceptable, it consumes it, and unmasks the payload out of the buffer as it arrives
     (pausing exactly when ``read_exact(length)`` would, with the same ``EOFError`` at the end of
     the stream), so the buffer never holds more than one read.  Anything else (a header still
-    arriving, an invalid opcode or masking, a payload over ``max_size``, another reader, a
-    connection with an extension such as permessage-deflate) goes to the original, untouched
-    buffer and all, so every error is websockets' own.  Frames are checked by the frame's own
-    ``check``.
+    arriving, an invalid opcode or masking, a payload over ``max_size``, another reader) goes
+    to the original, untouched buffer and all, so every error is websockets' own.  A
+    connection's extensions (permessage-deflate) decode each frame as the original has them
+    do, in the same order, with the same ``max_size``; then the frame's own ``check``.
     """
     parse0 = frames.Frame.__dict__["parse"].__func__
     read_exact0 = streams.StreamReader.read_exact
@@ -94,8 +94,7 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
         max_size: int | None = None,
         extensions: Any = None,
     ) -> Any:
-        # an extension goes first: a compressed connection costs no more than unpatched
-        if not extensions and getattr(read_exact, "__func__", None) is read_exact0:
+        if getattr(read_exact, "__func__", None) is read_exact0:
             reader: Any = read_exact.__self__
             buf = reader.buffer
             found = header(buf, mask, max_size) if type(buf) is bytearray else None
@@ -141,6 +140,9 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
                     bool(head1 & 0x20),
                     bool(head1 & 0x10),
                 )
+                if extensions:  # permessage-deflate: its own decode, in its order
+                    for extension in reversed(extensions):
+                        frame = extension.decode(frame, max_size=max_size)
                 frame.check()
                 return frame
         return (
@@ -162,10 +164,10 @@ def _legacy_read(framing: Any, frames: Any, api: Any) -> classmethod:
     The original awaits ``readexactly`` three or four times per frame (header, length, key,
     payload), each a coroutine that slices a copy out of the reader's buffer, then masks a copy
     of the payload.  When ``reader`` is a ``StreamReader``'s ``readexactly`` with no error
-    pending, no extension is in use, and the buffer already holds the whole frame with an
-    acceptable header, this one unmasks the payload straight out of the buffer, consumes the
-    frame as ``readexactly`` would (resuming a paused transport), and checks it with the
-    frame's own ``check``.  Anything else goes to the original, buffer untouched, so every wait,
+    pending, and the buffer already holds the whole frame with an acceptable header, this one
+    unmasks the payload straight out of the buffer, consumes the frame as ``readexactly``
+    would (resuming a paused transport), has the connection's extensions decode it as the
+    original does, and checks it with the frame's own ``check``.  Anything else goes to the original, buffer untouched, so every wait,
     limit and error is websockets' own.
     """
     import asyncio
@@ -184,7 +186,7 @@ def _legacy_read(framing: Any, frames: Any, api: Any) -> classmethod:
         max_size: int | None = None,
         extensions: Any = None,
     ) -> Any:
-        if not extensions and getattr(reader, "__func__", None) is readexactly0:
+        if getattr(reader, "__func__", None) is readexactly0:
             stream = reader.__self__
             buf = stream._buffer
             if stream._exception is None and type(buf) is bytearray:
@@ -202,14 +204,26 @@ def _legacy_read(framing: Any, frames: Any, api: Any) -> classmethod:
                             data = bytes(buf[size:end])
                         del buf[:end]
                         stream._maybe_resume_transport()
-                        fin = bool(head1 & 0x80)
-                        rsv1, rsv2, rsv3 = (
+                        frame = new_frame(
+                            opcode,
+                            data,
+                            bool(head1 & 0x80),
                             bool(head1 & 0x40),
                             bool(head1 & 0x20),
                             bool(head1 & 0x10),
                         )
-                        new_frame(opcode, data, fin, rsv1, rsv2, rsv3).check()
-                        return cls(fin, opcode, data, rsv1, rsv2, rsv3)
+                        if extensions:  # permessage-deflate: its own decode, in its order
+                            for extension in reversed(extensions):
+                                frame = extension.decode(frame, max_size=max_size)
+                        frame.check()
+                        return cls(
+                            frame.fin,
+                            frame.opcode,
+                            frame.data,
+                            frame.rsv1,
+                            frame.rsv2,
+                            frame.rsv3,
+                        )
         return await read0(
             cls, reader, mask=mask, max_size=max_size, extensions=extensions
         )
