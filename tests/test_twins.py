@@ -72,6 +72,7 @@ def test_client_frame_writes_header_key_and_masked_payload_as_build_frame_does(a
         payload = bytes(range(256)) * (n // 256) + bytes(range(n % 256))
         for first, opcode, fin, rsv1 in ((0x81, 1, True, False), (0x42, 2, False, True)):
             want = api.build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=key)
-            assert api.backend.client_frame(first, payload, key) == want
+            keys = b"\x00" * 8 + key + b"\xff" * 4  # the key at an offset in its block
+            assert api.backend.client_frame(first, payload, keys, 8) == want
             view = memoryview(b"xx" + payload)[2:]  # not bytes: a buffer at an offset
-            assert api.backend.client_frame(first, view, key) == want
+            assert api.backend.client_frame(first, view, keys, 8) == want

@@ -243,8 +243,10 @@ def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | N
     return head if mask_ is None else head + mask_
 
 
-def client_frame(first: int, payload: Any, key: bytes) -> bytes:
-    """Twin of wsfast_client_frame: header (first byte ``first``), key, masked payload."""
+def client_frame(first: int, payload: Any, keys: bytes, at: int) -> bytes:
+    """Twin of wsfast_client_frame: header (first byte ``first``), the key keys[at:at + 4],
+    the payload masked with it."""
+    key = keys[at : at + 4]
     n = len(payload)
     return build_header(first >> 7, first & 0x70, first & 0x0F, n, key) + mask(payload, key, 0)
 
