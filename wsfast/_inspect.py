@@ -136,10 +136,6 @@ class Dissector:
         self.text: str | None = None  # the complete text message the frame ends
         self.size: int | None = None  # the size of the (inflated) data message the frame ends
 
-    @property
-    def key(self) -> str | None:
-        return self.conversation.key
-
     def line(self, text: str = "", indent: int = 0) -> None:
         if not (self.json or self.quiet):
             self.out.write("    " * indent + text + "\n")
@@ -703,11 +699,7 @@ def _run(
             print(exc, file=sys.stderr)
             return 1
         return _summary(dissector, out, f"streams: {websockets} WebSocket of {streams} TCP, ")
-    try:
-        raw = head + file.read()
-    except OSError as exc:
-        print(f"cannot read {options.file}: {exc.strerror}", file=sys.stderr)
-        return 2
+    raw = head + file.read()
     data = load(raw)
     if not options.json:
         banner(out)

@@ -37,7 +37,7 @@ def endpoint(address: bytes, port: int) -> str:
 class Half:
     """One direction: its reassembly, the bytes not yet dissected, and what they are."""
 
-    __slots__ = ("tcp", "buffer", "state", "need", "scanned", "starts", "fin")
+    __slots__ = ("tcp", "buffer", "state", "need", "scanned", "skipped", "starts", "fin")
 
     def __init__(self) -> None:
         self.tcp = HalfStream()
@@ -45,6 +45,7 @@ class Half:
         self.state = _HTTP
         self.need = 0  # bytes the frame at the start of the buffer needs (0: unknown)
         self.scanned = 0  # resync: offsets before this were ruled out
+        self.skipped = 0  # resync: bytes ruled out and dropped
         self.starts: set[int] = set()  # resync: buffer offsets where a segment's bytes begin
         self.fin = False
 
@@ -67,7 +68,8 @@ class Connection:
         self.halves = {CLIENT: Half(), SERVER: Half()}
         self.upgraded = False
         self.announced = False
-        self.handshaken = bool(flags & SYN)  # False: the capture joined an open connection
+        # False: the capture joined an open connection, after its upgrade request
+        self.handshaken = bool(flags & SYN) or payload[:4] == b"GET "
         if not self.handshaken:
             for half in self.halves.values():
                 half.state = _RESYNC
@@ -179,10 +181,9 @@ class Connection:
             return
         self.upgraded = True
         half.state = _FRAMES
-        client = self.halves[CLIENT]
-        if client.state == _WAIT:
-            client.state = _FRAMES
-            self.frames(CLIENT, client, where)
+        client = self.halves[CLIENT]  # waiting since its request (a gap shows only later)
+        client.state = _FRAMES
+        self.frames(CLIENT, client, where)
 
     def not_websocket(self) -> None:
         for half in self.halves.values():
@@ -250,10 +251,9 @@ class Connection:
         self.conversation.fragments[sender] = None
         half.buffer = bytearray()
         half.need = 0
-        half.scanned = 0
+        half.scanned = half.skipped = 0
         half.starts = set()
-        if half.state != _IGNORE:
-            half.state = _RESYNC
+        half.state = _RESYNC
 
     def resync(self, sender: str, half: Half, where: Where) -> None:
         """After a gap: find an offset where a valid frame header starts whose frame is
@@ -262,29 +262,34 @@ class Connection:
         compressed = self.conversation.agreed is not None
         masked = sender == CLIENT
         position = half.scanned
-        while position < len(buffer):
+        while True:
             verdict = _plausible(buffer, position, masked, compressed)
             if verdict is None:
-                break  # need more bytes to judge this offset
+                break  # need more bytes to judge this offset (always so at the end)
             if verdict:
                 end = position + verdict
-                if end == len(buffer):
-                    if position in half.starts:  # a segment that holds exactly one frame
+                if end >= len(buffer):
+                    if position in half.starts:
+                        # a segment starts with it: a frame it holds whole, or one that goes
+                        # on in the next segments (at most RESYNC_WAIT bytes to wait for)
                         self.resume(sender, half, position, where)
                         return
-                    break  # wait: the next segment confirms it or rules it out
-                follower = _plausible(buffer, end, masked, compressed) if end < len(buffer) else None
-                if follower is None and end < len(buffer):
-                    break
-                if follower:
-                    self.resume(sender, half, position, where)
-                    return
+                    if end == len(buffer):
+                        break  # wait: the next segment confirms it or rules it out
+                else:
+                    follower = _plausible(buffer, end, masked, compressed)
+                    if follower is None:
+                        break
+                    if follower:
+                        self.resume(sender, half, position, where)
+                        return
             position += 1
         half.scanned = position
-        if position and position == len(buffer) and len(buffer) > RESYNC_WAIT:
-            del buffer[: position - 1]
-            half.scanned = 1
-            half.starts = {start - position + 1 for start in half.starts if start >= position - 1}
+        if position > RESYNC_WAIT:  # drop what was ruled out
+            del buffer[:position]
+            half.skipped += position
+            half.scanned = 0
+            half.starts = {start - position for start in half.starts if start >= position}
 
     def resume(self, sender: str, half: Half, position: int, where: Where) -> None:
         self.announce()
@@ -292,6 +297,7 @@ class Connection:
         half.state = _FRAMES
         half.need = 0
         half.starts = set()
+        position, half.skipped = position + half.skipped, 0
         if position and not self.capture.dissector.json and not self.capture.frames_only:
             self.capture.dissector.out.write(
                 f"[{_arrow(sender)}: {position} bytes skipped to the next frame boundary]\n\n"
@@ -315,11 +321,18 @@ class Connection:
                 half.buffer = bytearray()
 
     def resync_at_end(self, sender: str, half: Half, where: Where) -> None:
+        """The stream is over: resume at the first offset from which valid frames follow one
+        another exactly to its end."""
         buffer = half.buffer
         compressed = self.conversation.agreed is not None
         for position in range(half.scanned, len(buffer)):
-            verdict = _plausible(buffer, position, sender == CLIENT, compressed)
-            if verdict and position + verdict == len(buffer):
+            end = position
+            while end < len(buffer):
+                verdict = _plausible(buffer, end, sender == CLIENT, compressed)
+                if not verdict:
+                    break
+                end += verdict
+            if end == len(buffer) and end > position:
                 self.resume(sender, half, position, where)
                 self.frames(sender, half, where)
                 return
@@ -360,6 +373,8 @@ def _plausible(buffer: bytearray, position: int, masked: bool, compressed: bool)
             return 0
     else:
         length = code
+    if length == 0 and (opcode == 0 or not first & 0x80):
+        return 0  # an empty continuation or unfinished frame: what zeros look like, not a boundary
     return size + length
 
 
@@ -425,9 +440,9 @@ class Capture:
         if not connection.segment(segment, where):
             self.forget(key)
 
-    def end(self, connection: Connection | None, key: tuple, record: Record) -> None:
-        if connection is not None:
-            connection.finish(Where(connection.index, record.number, record.time))
+    def end(self, connection: Connection, key: tuple, record: Record) -> None:
+        """A new SYN on a connection never seen closing: the old one is over."""
+        connection.finish(Where(connection.index, record.number, record.time))
         self.forget(key)
 
     def forget(self, key: tuple) -> None:
