@@ -152,7 +152,9 @@ def test_a_port_used_again_is_a_new_stream(tmp_path):
 
 
 def test_a_compressed_message_is_inflated_with_the_agreed_parameters(tmp_path):
-    flow = Flow(40000, 8080).open().upgrade(extensions="permessage-deflate; client_max_window_bits=10")
+    flow = (
+        Flow(40000, 8080).open().upgrade(extensions="permessage-deflate; client_max_window_bits=10")
+    )
     compressor = zlib.compressobj(wbits=-10)
     body = "compressed \u20ac".encode() * 50
     data = compressor.compress(body) + compressor.flush(zlib.Z_SYNC_FLUSH)
@@ -262,7 +264,15 @@ def test_a_lost_segment_inside_a_frame_is_a_gap_and_later_frames_are_found(tmp_p
         "the frame they were in are dropped"
     ]
     shown = [(f["direction"], f["opcode"]) for f in frames(records)]
-    assert shown == [("client", 1), ("server", 1), ("server", 0), ("server", 9), ("client", 10), ("client", 8), ("server", 8)]
+    assert shown == [
+        ("client", 1),
+        ("server", 1),
+        ("server", 0),
+        ("server", 9),
+        ("client", 10),
+        ("client", 8),
+        ("server", 8),
+    ]
 
 
 def test_a_capture_that_joins_an_open_connection_finds_the_frames(tmp_path):
@@ -379,7 +389,10 @@ def test_deflate_parameters_given_for_raw_input_inflate_its_frames(tmp_path):
 def test_invalid_deflate_parameters_are_refused(tmp_path, capsys):
     path = tmp_path / "server.bin"
     path.write_bytes(frame(1, b"x"))
-    assert _inspect.main([str(path), "--deflate", "permessage-deflate; server_max_window_bits=20"]) == 2
+    assert (
+        _inspect.main([str(path), "--deflate", "permessage-deflate; server_max_window_bits=20"])
+        == 2
+    )
     assert "invalid --deflate" in capsys.readouterr().err
 
 
@@ -390,10 +403,24 @@ def test_json_for_raw_input_has_the_spec_fields(tmp_path):
     assert status == 0
     (record,) = records
     assert record == {
-        "stream": 0, "packet": None, "time": None, "kind": "frame", "frame": 1,
-        "direction": "client", "fin": True, "rsv1": False, "rsv2": False, "rsv3": False,
-        "opcode": 1, "masked": True, "mask": "37fa213d", "length": 5,
-        "payload": b"Hello".hex(), "text": "Hello", "message_length": 5, "problems": [],
+        "stream": 0,
+        "packet": None,
+        "time": None,
+        "kind": "frame",
+        "frame": 1,
+        "direction": "client",
+        "fin": True,
+        "rsv1": False,
+        "rsv2": False,
+        "rsv3": False,
+        "opcode": 1,
+        "masked": True,
+        "mask": "37fa213d",
+        "length": 5,
+        "payload": b"Hello".hex(),
+        "text": "Hello",
+        "message_length": 5,
+        "problems": [],
     }
 
 
@@ -410,7 +437,14 @@ def test_the_readme_capture_dissects_as_shown(tmp_path):
     assert output.count("Text: Hello, wsfast \u00e9\u20ac\U0001f600") == 2
     records = frames(run(path)[1])
     assert [(f["opcode"], f["rsv1"]) for f in records] == [
-        (1, True), (1, False), (2, True), (2, False), (9, False), (10, False), (8, False), (8, False)
+        (1, True),
+        (1, False),
+        (2, True),
+        (2, False),
+        (9, False),
+        (10, False),
+        (8, False),
+        (8, False),
     ]
 
 
@@ -420,7 +454,10 @@ def test_the_readme_capture_dissects_as_shown(tmp_path):
 def answered(extensions: str, *frames_sent: tuple[str, bytes]) -> Flow:
     flow = Flow(40000, 8080).open()
     flow.send("client", b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
-    flow.send("server", f"HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Extensions: {extensions}\r\n\r\n".encode())
+    flow.send(
+        "server",
+        f"HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Extensions: {extensions}\r\n\r\n".encode(),
+    )
     for side, data in frames_sent:
         flow.send(side, data)
     return flow
@@ -429,7 +466,10 @@ def answered(extensions: str, *frames_sent: tuple[str, bytes]) -> Flow:
 @pytest.mark.parametrize(
     "extensions, problem",
     [
-        ("permessage-deflate; server_max_window_bits=99", "invalid permessage-deflate parameters in"),
+        (
+            "permessage-deflate; server_max_window_bits=99",
+            "invalid permessage-deflate parameters in",
+        ),
         ("permessage-deflate; =", "malformed sec-websocket-extensions"),
         ("permessage-deflate, permessage-deflate", "permessage-deflate agreed twice"),
     ],
@@ -442,7 +482,9 @@ def test_an_extension_answer_that_cannot_hold_is_a_problem(tmp_path, extensions,
 
 
 def test_an_extension_wsfast_does_not_know_is_read_not_inflated(tmp_path):
-    status, records = run(write(tmp_path, answered("x-webkit-deflate-frame", ("server", frame(1, b"ok")))))
+    status, records = run(
+        write(tmp_path, answered("x-webkit-deflate-frame", ("server", frame(1, b"ok"))))
+    )
     assert status == 0
     response = [r for r in records if r["kind"] == "handshake"][1]
     assert response["extensions"] == "x-webkit-deflate-frame" and "deflate" not in response
@@ -490,7 +532,10 @@ def test_a_frame_longer_than_kept_is_a_problem_and_the_next_frame_is_found(tmp_p
     flow.send("server", frame(1, b"after"))
     status, records = run(write(tmp_path, flow))
     assert status == 1
-    assert problems(records)[0] == f"a frame of {2**40} bytes is more than this tool keeps ({64 * 2**20})"
+    assert (
+        problems(records)[0]
+        == f"a frame of {2**40} bytes is more than this tool keeps ({64 * 2**20})"
+    )
     assert [f["text"] for f in frames(records)] == ["after"]
 
 
@@ -570,7 +615,9 @@ def test_a_damaged_packet_is_a_problem_line_in_the_tree(tmp_path):
     flow.packets[5].data = bytes(data)
     status, output = text_run(write(tmp_path, flow))
     assert status == 1
-    assert "Problem: packet 6: fragmented IPv4 packet (not reassembled) (stream 0, packet 6)" in output
+    assert (
+        "Problem: packet 6: fragmented IPv4 packet (not reassembled) (stream 0, packet 6)" in output
+    )
 
 
 def test_junk_after_a_gap_is_dropped_as_it_is_scanned(tmp_path, monkeypatch):
@@ -649,7 +696,12 @@ def test_a_file_with_a_capture_magic_but_no_capture_is_a_problem(tmp_path):
 
 def _ipv6(next_header: int, body: bytes, length: int | None = None) -> bytes:
     size = len(body) if length is None else length
-    return struct.pack(">IHBB16s16s", 0x6000_0000, size, next_header, 64, bytes(16), bytes(15) + b"\x01") + body
+    return (
+        struct.pack(
+            ">IHBB16s16s", 0x6000_0000, size, next_header, 64, bytes(16), bytes(15) + b"\x01"
+        )
+        + body
+    )
 
 
 TCP_HEADER = struct.pack(">HHIIBBHHH", 1, 2, 100, 0, 5 << 4, 0x18, 0, 0, 0)
@@ -659,12 +711,20 @@ TCP_HEADER = struct.pack(">HHIIBBHHH", 1, 2, 100, 0, 5 << 4, 0x18, 0, 0, 0)
     "linktype, packet, expected",
     [
         (pcap_files.RAW, _ipv6(6, TCP_HEADER + b"hi"), b"hi"),
-        (pcap_files.RAW, _ipv6(0, bytes([6, 0]) + bytes(6) + TCP_HEADER + b"hop"), b"hop"),  # hop-by-hop
+        (
+            pcap_files.RAW,
+            _ipv6(0, bytes([6, 0]) + bytes(6) + TCP_HEADER + b"hop"),
+            b"hop",
+        ),  # hop-by-hop
         (pcap_files.RAW, _ipv6(17, bytes(8)), None),  # UDP
         (pcap_files.RAW, _ipv6(6, b"")[:30], "IPv6 header cut short"),
         (pcap_files.RAW, _ipv6(0, bytes(4)), "IPv6 extension header cut short"),
         (pcap_files.RAW, _ipv6(44, bytes(8)), "fragmented IPv6 packet (not reassembled)"),
-        (pcap_files.RAW, _ipv6(6, TCP_HEADER[:12] + bytes([15 << 4]) + TCP_HEADER[13:]), "TCP header longer than the packet"),
+        (
+            pcap_files.RAW,
+            _ipv6(6, TCP_HEADER[:12] + bytes([15 << 4]) + TCP_HEADER[13:]),
+            "TCP header longer than the packet",
+        ),
         (pcap_files.RAW, b"\x45" + bytes(10), "IPv4 header cut short"),
         (pcap_files.RAW, b"\x10" * 30, None),  # neither IPv4 nor IPv6
         (pcap_files.LINUX_SLL, bytes(10), None),
@@ -725,3 +785,17 @@ def test_what_counts_as_a_frame_boundary_after_a_gap(header, length):
     assert half.add(5, b"ef", missing=2) == []  # held: 5-6 kept, 7-8 cut
     assert half.add(1, b"abcd") == [b"abcd", b"ef", tcp.Gap(2)]
     assert half.add(3, b"cdefg", missing=3) == [tcp.Gap(2)]  # only 9-10 are new, and cut
+
+
+def test_connections_reset_are_over_whether_shown_or_not(tmp_path):
+    flows = []
+    for i in range(3):
+        flow = Flow(40000 + i, 8080, start=1_700_000_000.0 + i).open().upgrade()
+        flow.send("client", frame(1, f"m{i}".encode(), key=KEY))
+        flow._add(pcap_files.tcp_packet(flow.client, flow.server, flow.seq["client"], 0, pcap_files.RST))
+        flows.append(flow)
+    path = write(tmp_path, *flows)
+    assert [f["text"] for f in frames(run(path)[1])] == ["m0", "m1", "m2"]
+    status, records = run(path, "--stream", "1")
+    assert status == 0
+    assert [(f["stream"], f["text"]) for f in frames(records)] == [(1, "m1")]

@@ -105,7 +105,9 @@ class Connection:
         if flags & SYN:
             half.tcp.syn(segment.seq)
         if flags & ACK and other.tcp.held:
-            self.consume(SERVER if sender == CLIENT else CLIENT, other.tcp.acknowledged(segment.ack), where)
+            self.consume(
+                SERVER if sender == CLIENT else CLIENT, other.tcp.acknowledged(segment.ack), where
+            )
         seq = (segment.seq + 1) % 2**32 if flags & SYN else segment.seq
         if segment.payload or segment.missing:
             self.consume(sender, half.tcp.add(seq, segment.payload, segment.missing), where)
@@ -203,7 +205,11 @@ class Connection:
                 # RFC 6455 5.2: the frame's length, from its first 2-14 bytes
                 first, second = buffer[position], buffer[position + 1]
                 code = second & 0x7F
-                size = 2 + (4 if second & 0x80 else 0) + (2 if code == 126 else 8 if code == 127 else 0)
+                size = (
+                    2
+                    + (4 if second & 0x80 else 0)
+                    + (2 if code == 126 else 8 if code == 127 else 0)
+                )
                 if available - position < size:
                     break
                 if code == 126:
@@ -217,7 +223,10 @@ class Connection:
                     if _refused(first, code, length):  # malformed: say so now, not at the end
                         total = size
                     elif total > FRAME_LIMIT:
-                        dissector.lost(sender, f"a frame of {length} bytes is more than this tool keeps ({FRAME_LIMIT})")
+                        dissector.lost(
+                            sender,
+                            f"a frame of {length} bytes is more than this tool keeps ({FRAME_LIMIT})",
+                        )
                         position += 1
                         half.state = _RESYNC
                         break
@@ -378,6 +387,15 @@ def _plausible(buffer: bytearray, position: int, masked: bool, compressed: bool)
     return size + length
 
 
+class _Skipped:
+    """A connection ``--stream`` leaves out: only which sides have closed it."""
+
+    __slots__ = ("fins",)
+
+    def __init__(self) -> None:
+        self.fins = 0
+
+
 class Capture:
     """Every TCP connection of a capture, by 4-tuple; streams numbered as Wireshark does."""
 
@@ -393,7 +411,7 @@ class Capture:
         self.only = stream
         self.frames_only = frames_only
         self.agreed = agreed
-        self.connections: dict[tuple[bytes, int, bytes, int], Connection | None] = {}
+        self.connections: dict[tuple[bytes, int, bytes, int], Connection | _Skipped] = {}
         self.closed: OrderedDict[tuple[bytes, int, bytes, int], None] = OrderedDict()
         self.streams = 0
         self.websockets = 0  # connections announced as WebSocket
@@ -412,15 +430,20 @@ class Capture:
         if segment is None:
             if not links.known(record.linktype) and record.linktype not in self.unknown_links:
                 self.unknown_links.add(record.linktype)
-                self.dissector.lost(None, f"link type {record.linktype} is not supported: its packets are skipped")
+                self.dissector.lost(
+                    None, f"link type {record.linktype} is not supported: its packets are skipped"
+                )
             return
         key = (segment.source, segment.source_port, segment.destination, segment.destination_port)
         if key in self.connections:
             connection = self.connections[key]
+            if isinstance(connection, _Skipped):
+                connection.fins += bool(segment.flags & FIN)
+                if segment.flags & RST or connection.fins >= 2:
+                    self.forget(key)
+                return
             opening = segment.flags & (SYN | ACK) == SYN
-            if not opening or connection is None or not connection.halves[CLIENT].tcp.delivered:
-                if connection is None:
-                    return
+            if not opening or not connection.halves[CLIENT].tcp.delivered:
                 self.feed(connection, key, segment, record)
                 return
             self.end(connection, key, record)
@@ -428,15 +451,25 @@ class Capture:
             return  # the last packets of a connection already over
         index = self.streams
         self.streams += 1
-        wanted = self.only is None or self.only == index
-        connection = Connection(self, index, segment) if wanted else None
-        reverse = (segment.destination, segment.destination_port, segment.source, segment.source_port)
+        reverse = (
+            segment.destination,
+            segment.destination_port,
+            segment.source,
+            segment.source_port,
+        )
+        if self.only is not None and self.only != index:
+            self.connections[key] = self.connections[reverse] = _Skipped()
+            return
+        connection = Connection(self, index, segment)
         self.connections[key] = self.connections[reverse] = connection
-        if connection is not None:
-            self.feed(connection, key, segment, record)
+        self.feed(connection, key, segment, record)
 
-    def feed(self, connection: Connection, key: tuple, segment: links.Segment, record: Record) -> None:
-        where = Where(connection.index, record.number, record.time, record.time - (self.first_time or 0))
+    def feed(
+        self, connection: Connection, key: tuple, segment: links.Segment, record: Record
+    ) -> None:
+        where = Where(
+            connection.index, record.number, record.time, record.time - (self.first_time or 0)
+        )
         if not connection.segment(segment, where):
             self.forget(key)
 
@@ -456,7 +489,7 @@ class Capture:
     def finish(self) -> None:
         seen = set()
         for connection in list(self.connections.values()):
-            if connection is not None and id(connection) not in seen:
+            if isinstance(connection, Connection) and id(connection) not in seen:
                 seen.add(id(connection))
                 connection.finish(Where(connection.index))
         self.connections.clear()
