@@ -19,9 +19,10 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
     that looks at a decoder sees what it expects.  Every frame wsproto would emit is emitted,
     with the same opcode, payload and flags, split at the same places; anything outside the
     common case (a header not yet complete, a protocol violation, reserved bits) goes through
-    wsproto's own ``parse_header``, so each ``ParseFailed`` keeps its message and code.  A
-    connection with an extension (permessage-deflate) gets wsproto's own FrameDecoder, which
-    then masks with the masker below.
+    wsproto's own ``parse_header``, so each ``ParseFailed`` keeps its message and code.  On a
+    connection with extensions (permessage-deflate), each frame goes through them as in
+    wsproto: their say on the header, then the payload and the frame's end, in its order and
+    with its errors (the extension itself, its inflating and its limits, are wsproto's own).
     """
     frame_decoder0, message_decoder0 = fp.FrameDecoder, fp.MessageDecoder
     Frame, Header, Opcode, ParseFailed = fp.Frame, fp.Header, fp.Opcode, fp.ParseFailed
@@ -30,7 +31,8 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
     opcodes = {int(op): op for op in Opcode}
     # first header bytes of a final frame without reserved bits, by opcode
     single_frame_opcodes = {0x80 | op: op for op in Opcode if op != Opcode.CONTINUATION}
-    no_rsv = fp.RsvBits(False, False, False)
+    RsvBits, CloseReason = fp.RsvBits, fp.CloseReason
+    no_rsv = RsvBits(False, False, False)
     text = Opcode.TEXT
     unpack_q = struct.Struct("!Q").unpack_from
     apply_mask_inplace = api.apply_mask_inplace
@@ -56,15 +58,10 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
         # Received bytes live in ``_data`` from ``_pos`` on: consuming a frame moves ``_pos``
         # instead of deleting from the front of a bytearray (wsproto's Buffer.commit), which
         # made each frame cost a copy of everything behind it.
-        def __new__(cls, client: bool, extensions: Any = None) -> Any:
-            if extensions:
-                # an extension sees every frame's payload in wsproto's own order of calls
-                return frame_decoder0(client, extensions)
-            return super().__new__(cls)
-
         def __init__(self, client: bool, extensions: Any = None) -> None:
             super().__init__(client, extensions)
-            self._mask_bit = 0 if client else 0x80
+            # 0x100 never matches a mask bit: with an extension, no frame skips its calls
+            self._mask_bit = 0x100 if self.extensions else 0 if client else 0x80
             self._data: bytes | bytearray = b""
             self._pos = 0
 
@@ -91,7 +88,7 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
             # frame: anything else is wsproto's to reject, with its own message.
             if (
                 opcode is not None
-                and not b0 & 0x70
+                and (not b0 & 0x70 or self.extensions)
                 and (not masked) is self.client
                 and (b0 & 0x80 or opcode < 8)
             ):
@@ -121,9 +118,13 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
                 elif ok:
                     masker = XorMaskerNull()
                 if ok:
+                    rsv = no_rsv
+                    if self.extensions:  # each one's say on the header, as in wsproto
+                        rsv = RsvBits(bool(b0 & 0x40), bool(b0 & 0x20), bool(b0 & 0x10))
+                        self.extension_processing(opcode, rsv, length)
                     self._pos = p + size
                     self.masker = masker
-                    self.header = Header(bool(b0 & 0x80), no_rsv, opcode, length, None)
+                    self.header = Header(bool(b0 & 0x80), rsv, opcode, length, None)
                     self.effective_opcode = opcode
                     self.payload_required = length if opcode >= 8 else 0
                     self.payload_consumed = 0
@@ -202,6 +203,8 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
                 masker._phase = (masker._phase + take) & 3
             else:
                 payload = masker.process(bytearray(d[p : p + take]))
+            if self.extensions:
+                payload = self._through_extensions(payload, finished, header.fin)
 
             frame = Frame(
                 self.effective_opcode,
@@ -216,6 +219,22 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
             else:
                 self.effective_opcode = Opcode.CONTINUATION
             return frame
+
+        def _through_extensions(self, payload: Any, finished: bool, fin: bool) -> Any:
+            # wsproto's calls, in its order and with its errors: each extension gets the
+            # payload, then (at the frame's end) says what it adds
+            for extension in self.extensions:
+                payload = extension.frame_inbound_payload_data(self, bytes(payload))
+                if isinstance(payload, CloseReason):
+                    raise ParseFailed("error in extension", payload)
+            if finished:
+                for extension in self.extensions:
+                    result = extension.frame_inbound_complete(self, fin)
+                    if isinstance(result, CloseReason):
+                        raise ParseFailed("error in extension", result)
+                    if result is not None:
+                        payload = bytes(payload) + result
+            return payload
 
     class MessageDecoder(message_decoder0):  # type: ignore[misc, valid-type]
         # A text message in one frame is decoded at once (bytes.decode raises the same
