@@ -69,12 +69,18 @@ def make(path: Path, connections: int, concurrent: int, big_every: int) -> None:
         start = 1_700_000_000.0
         for batch in range(0, connections, concurrent):
             flows = [
-                conversation(i, start + (i - batch) * 0.000_003, random_, big_every and i % big_every == 0)
+                conversation(
+                    i, start + (i - batch) * 0.000_003, random_, big_every and i % big_every == 0
+                )
                 for i in range(batch, min(batch + concurrent, connections))
             ]
             merged = heapq.merge(*(f.packets for f in flows), key=lambda p: (p.seconds, p.fraction))
             for packet in merged:
-                out.write(struct.pack("<IIII", packet.seconds, packet.fraction, len(packet.data), len(packet.data)))
+                out.write(
+                    struct.pack(
+                        "<IIII", packet.seconds, packet.fraction, len(packet.data), len(packet.data)
+                    )
+                )
                 out.write(packet.data)
             start = max(f.time for f in flows) + 0.001
     print(f"{path}: {path.stat().st_size / 2**20:.0f} MiB, {connections} connections")
@@ -96,7 +102,15 @@ def run(path: Path, runs: int, tshark: bool) -> None:
     commands = {"wsfast": [sys.executable, "-m", "wsfast", "inspect", "--json", str(path)]}
     if tshark:
         commands["tshark"] = [
-            "tshark", "-r", str(path), "-d", f"tcp.port=={SERVER_PORT},http", "-Y", "websocket", "-T", "json",
+            "tshark",
+            "-r",
+            str(path),
+            "-d",
+            f"tcp.port=={SERVER_PORT},http",
+            "-Y",
+            "websocket",
+            "-T",
+            "json",
         ]
     size = path.stat().st_size
     results: dict[str, list[tuple[float, int]]] = {name: [] for name in commands}

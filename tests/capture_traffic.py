@@ -161,7 +161,9 @@ async def main() -> None:
     await asyncio.to_thread(sys.stdin.readline)
 
     done = []
-    done.append(("websockets", await websockets_client(ports["websockets"], compression=None), False))
+    done.append(
+        ("websockets", await websockets_client(ports["websockets"], compression=None), False)
+    )
     done.append(("websockets-deflate", await websockets_client(ports["websockets-deflate"]), True))
     tuned_offer = ClientPerMessageDeflateFactory(
         client_no_context_takeover=True, server_max_window_bits=10, client_max_window_bits=9
@@ -169,7 +171,9 @@ async def main() -> None:
     done.append(
         (
             "websockets-tuned",
-            await websockets_client(ports["websockets-tuned"], compression=None, extensions=[tuned_offer]),
+            await websockets_client(
+                ports["websockets-tuned"], compression=None, extensions=[tuned_offer]
+            ),
             True,
         )
     )
@@ -177,13 +181,19 @@ async def main() -> None:
     done.append(("echo", await asyncio.to_thread(websocket_client, echo_port), False))
     if ipv6 is not None:
         done.append(
-            ("websockets-ipv6", await websockets_client(ports["websockets-ipv6"], "[::1]", compression=None), False)
+            (
+                "websockets-ipv6",
+                await websockets_client(ports["websockets-ipv6"], "[::1]", compression=None),
+                False,
+            )
         )
     for server in servers:
         server.close()
         await server.wait_closed()
     for name, sent, compressed in done:
-        print(json.dumps({"name": name, "port": ports[name], "compressed": compressed, "sent": sent}))
+        print(
+            json.dumps({"name": name, "port": ports[name], "compressed": compressed, "sent": sent})
+        )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ def read(path: Path) -> Pcap:
     offset = 24
     while offset + 16 <= len(raw):
         seconds, fraction, kept, wire = struct.unpack_from(endian + "IIII", raw, offset)
-        capture.packets.append(Packet(seconds, fraction, raw[offset + 16 : offset + 16 + kept], wire))
+        capture.packets.append(
+            Packet(seconds, fraction, raw[offset + 16 : offset + 16 + kept], wire)
+        )
         offset += 16 + kept
     return capture
 
@@ -50,7 +52,13 @@ def write(path: Path, capture: Pcap, endian: str = "<") -> None:
     parts = [struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, 262144, capture.linktype)]
     for packet in capture.packets:
         parts.append(
-            struct.pack(endian + "IIII", packet.seconds, packet.fraction, len(packet.data), packet.wire_length)
+            struct.pack(
+                endian + "IIII",
+                packet.seconds,
+                packet.fraction,
+                len(packet.data),
+                packet.wire_length,
+            )
         )
         parts.append(packet.data)
     path.write_bytes(b"".join(parts))
@@ -61,7 +69,10 @@ def nanoseconds(capture: Pcap) -> Pcap:
     return Pcap(
         capture.linktype,
         True,
-        [Packet(p.seconds, p.fraction * 1000 + 123, p.data, p.wire_length) for p in capture.packets],
+        [
+            Packet(p.seconds, p.fraction * 1000 + 123, p.data, p.wire_length)
+            for p in capture.packets
+        ],
     )
 
 
@@ -79,13 +90,19 @@ def relinked(capture: Pcap, linktype: int) -> Pcap:
             head = struct.pack(">I", 30 if ipv6 else 2)
         elif linktype == RAW:
             head = b""
-        elif linktype == LINUX_SLL:  # packet type, ARPHRD_LOOPBACK, address length, address, protocol
+        elif (
+            linktype == LINUX_SLL
+        ):  # packet type, ARPHRD_LOOPBACK, address length, address, protocol
             head = struct.pack(">HHH8s", 0, 772, 6, bytes(8)) + ethertype
-        elif linktype == LINUX_SLL2:  # protocol, reserved, ifindex, ARPHRD, type, address length, address
+        elif (
+            linktype == LINUX_SLL2
+        ):  # protocol, reserved, ifindex, ARPHRD, type, address length, address
             head = ethertype + struct.pack(">HIHBB8s", 0, 1, 772, 0, 6, bytes(8))
         else:
             raise ValueError(linktype)
-        packets.append(Packet(packet.seconds, packet.fraction, head + ip, packet.wire_length - 14 + len(head)))
+        packets.append(
+            Packet(packet.seconds, packet.fraction, head + ip, packet.wire_length - 14 + len(head))
+        )
     return Pcap(linktype, capture.nano, packets)
 
 
@@ -119,11 +136,37 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def tcp_packet(
-    source: tuple[bytes, int], destination: tuple[bytes, int], seq: int, ack: int, flags: int, payload: bytes = b""
+    source: tuple[bytes, int],
+    destination: tuple[bytes, int],
+    seq: int,
+    ack: int,
+    flags: int,
+    payload: bytes = b"",
 ) -> bytes:
-    tcp = struct.pack(">HHIIBBHHH", source[1], destination[1], seq % 2**32, ack % 2**32, 5 << 4, flags, 65535, 0, 0)
+    tcp = struct.pack(
+        ">HHIIBBHHH",
+        source[1],
+        destination[1],
+        seq % 2**32,
+        ack % 2**32,
+        5 << 4,
+        flags,
+        65535,
+        0,
+        0,
+    )
     ip = struct.pack(
-        ">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0, 0x4000, 64, 6, 0, source[0], destination[0]
+        ">BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(tcp) + len(payload),
+        0,
+        0x4000,
+        64,
+        6,
+        0,
+        source[0],
+        destination[0],
     )
     return b"\x00" * 12 + b"\x08\x00" + ip + tcp + payload
 
@@ -131,10 +174,14 @@ def tcp_packet(
 def masked(payload: bytes, key: bytes) -> bytes:
     """RFC 6455 5.3, by whole-number XOR (no per-byte loop, nothing from wsfast)."""
     stream = (key * (len(payload) // 4 + 1))[: len(payload)]
-    return (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(payload), "big")
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(
+        len(payload), "big"
+    )
 
 
-def frame(opcode: int, payload: bytes, *, fin: bool = True, key: bytes | None = None, rsv1: bool = False) -> bytes:
+def frame(
+    opcode: int, payload: bytes, *, fin: bool = True, key: bytes | None = None, rsv1: bool = False
+) -> bytes:
     """RFC 6455 5.2, minimal length encoding."""
     first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
     bit = 0x80 if key is not None else 0
@@ -153,7 +200,14 @@ def frame(opcode: int, payload: bytes, *, fin: bool = True, key: bytes | None = 
 class Flow:
     """One TCP connection's packets: a handshake, then what each side sends, segmented."""
 
-    def __init__(self, client_port: int, server_port: int, *, start: float = 1_700_000_000.0, segment: int = 1448):
+    def __init__(
+        self,
+        client_port: int,
+        server_port: int,
+        *,
+        start: float = 1_700_000_000.0,
+        segment: int = 1448,
+    ):
         self.client = (bytes([127, 0, 0, 1]), client_port)
         self.server = (bytes([127, 0, 0, 1]), server_port)
         self.seq = {"client": 1000, "server": 5000}
@@ -171,7 +225,11 @@ class Flow:
 
     def open(self) -> Flow:
         self._add(tcp_packet(self.client, self.server, self.seq["client"] - 1, 0, SYN))
-        self._add(tcp_packet(self.server, self.client, self.seq["server"] - 1, self.seq["client"], SYN | ACK))
+        self._add(
+            tcp_packet(
+                self.server, self.client, self.seq["server"] - 1, self.seq["client"], SYN | ACK
+            )
+        )
         self._add(tcp_packet(self.client, self.server, self.seq["client"], self.seq["server"], ACK))
         return self
 
@@ -180,7 +238,9 @@ class Flow:
         source, destination = self._ends(side)
         for start in range(0, len(data), self.segment):
             piece = data[start : start + self.segment]
-            self._add(tcp_packet(source, destination, self.seq[side], self.seq[other], PSH | ACK, piece))
+            self._add(
+                tcp_packet(source, destination, self.seq[side], self.seq[other], PSH | ACK, piece)
+            )
             self.seq[side] += len(piece)
         return self
 

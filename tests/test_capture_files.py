@@ -12,6 +12,7 @@ import builtins
 import io
 import json
 import random
+import re
 import struct
 import sys
 import zlib
@@ -129,6 +130,19 @@ def test_vlan_tagged_ethernet_is_read(tmp_path):
     assert len(frames(records)) == 8
 
 
+@pytest.mark.parametrize(
+    "linktype",
+    [pcap_files.NULL, pcap_files.LOOP, pcap_files.RAW, pcap_files.LINUX_SLL, pcap_files.LINUX_SLL2],
+)
+def test_every_link_layer_gives_the_same_frames(tmp_path, linktype):
+    built = write(tmp_path, conversation())
+    path = tmp_path / f"link-{linktype}.pcap"
+    pcap_files.write(path, pcap_files.relinked(pcap_files.read(built), linktype))
+    status, records = run(path)
+    assert status == 0
+    assert frames(records) == frames(run(built)[1])
+
+
 def test_a_port_used_again_is_a_new_stream(tmp_path):
     first = conversation()
     second = conversation(start=first.time + 1)
@@ -138,7 +152,9 @@ def test_a_port_used_again_is_a_new_stream(tmp_path):
 
 
 def test_a_compressed_message_is_inflated_with_the_agreed_parameters(tmp_path):
-    flow = Flow(40000, 8080).open().upgrade(extensions="permessage-deflate; client_max_window_bits=10")
+    flow = (
+        Flow(40000, 8080).open().upgrade(extensions="permessage-deflate; client_max_window_bits=10")
+    )
     compressor = zlib.compressobj(wbits=-10)
     body = "compressed \u20ac".encode() * 50
     data = compressor.compress(body) + compressor.flush(zlib.Z_SYNC_FLUSH)
@@ -248,7 +264,15 @@ def test_a_lost_segment_inside_a_frame_is_a_gap_and_later_frames_are_found(tmp_p
         "the frame they were in are dropped"
     ]
     shown = [(f["direction"], f["opcode"]) for f in frames(records)]
-    assert shown == [("client", 1), ("server", 1), ("server", 0), ("server", 9), ("client", 10), ("client", 8), ("server", 8)]
+    assert shown == [
+        ("client", 1),
+        ("server", 1),
+        ("server", 0),
+        ("server", 9),
+        ("client", 10),
+        ("client", 8),
+        ("server", 8),
+    ]
 
 
 def test_a_capture_that_joins_an_open_connection_finds_the_frames(tmp_path):
@@ -365,7 +389,10 @@ def test_deflate_parameters_given_for_raw_input_inflate_its_frames(tmp_path):
 def test_invalid_deflate_parameters_are_refused(tmp_path, capsys):
     path = tmp_path / "server.bin"
     path.write_bytes(frame(1, b"x"))
-    assert _inspect.main([str(path), "--deflate", "permessage-deflate; server_max_window_bits=20"]) == 2
+    assert (
+        _inspect.main([str(path), "--deflate", "permessage-deflate; server_max_window_bits=20"])
+        == 2
+    )
     assert "invalid --deflate" in capsys.readouterr().err
 
 
@@ -376,10 +403,24 @@ def test_json_for_raw_input_has_the_spec_fields(tmp_path):
     assert status == 0
     (record,) = records
     assert record == {
-        "stream": 0, "packet": None, "time": None, "kind": "frame", "frame": 1,
-        "direction": "client", "fin": True, "rsv1": False, "rsv2": False, "rsv3": False,
-        "opcode": 1, "masked": True, "mask": "37fa213d", "length": 5,
-        "payload": b"Hello".hex(), "text": "Hello", "message_length": 5, "problems": [],
+        "stream": 0,
+        "packet": None,
+        "time": None,
+        "kind": "frame",
+        "frame": 1,
+        "direction": "client",
+        "fin": True,
+        "rsv1": False,
+        "rsv2": False,
+        "rsv3": False,
+        "opcode": 1,
+        "masked": True,
+        "mask": "37fa213d",
+        "length": 5,
+        "payload": b"Hello".hex(),
+        "text": "Hello",
+        "message_length": 5,
+        "problems": [],
     }
 
 
@@ -396,5 +437,365 @@ def test_the_readme_capture_dissects_as_shown(tmp_path):
     assert output.count("Text: Hello, wsfast \u00e9\u20ac\U0001f600") == 2
     records = frames(run(path)[1])
     assert [(f["opcode"], f["rsv1"]) for f in records] == [
-        (1, True), (1, False), (2, True), (2, False), (9, False), (10, False), (8, False), (8, False)
+        (1, True),
+        (1, False),
+        (2, True),
+        (2, False),
+        (9, False),
+        (10, False),
+        (8, False),
+        (8, False),
     ]
+
+
+# odd handshakes, frames and packets
+
+
+def answered(extensions: str, *frames_sent: tuple[str, bytes]) -> Flow:
+    flow = Flow(40000, 8080).open()
+    flow.send("client", b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
+    flow.send(
+        "server",
+        f"HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Extensions: {extensions}\r\n\r\n".encode(),
+    )
+    for side, data in frames_sent:
+        flow.send(side, data)
+    return flow
+
+
+@pytest.mark.parametrize(
+    "extensions, problem",
+    [
+        (
+            "permessage-deflate; server_max_window_bits=99",
+            "invalid permessage-deflate parameters in",
+        ),
+        ("permessage-deflate; =", "malformed sec-websocket-extensions"),
+        ("permessage-deflate, permessage-deflate", "permessage-deflate agreed twice"),
+    ],
+)
+def test_an_extension_answer_that_cannot_hold_is_a_problem(tmp_path, extensions, problem):
+    status, records = run(write(tmp_path, answered(extensions)))
+    assert status == 1
+    (found,) = problems(records)
+    assert found.startswith(f"Sec-WebSocket-Extensions: {problem}")
+
+
+def test_an_extension_wsfast_does_not_know_is_read_not_inflated(tmp_path):
+    status, records = run(
+        write(tmp_path, answered("x-webkit-deflate-frame", ("server", frame(1, b"ok"))))
+    )
+    assert status == 0
+    response = [r for r in records if r["kind"] == "handshake"][1]
+    assert response["extensions"] == "x-webkit-deflate-frame" and "deflate" not in response
+
+
+def test_reserved_bits_where_no_extension_allows_them_are_problems(tmp_path):
+    flow = answered(
+        "permessage-deflate",
+        ("server", bytes([0xA1, 0x01]) + b"a"),  # RSV2
+        ("server", bytes([0x91, 0x01]) + b"a"),  # RSV3
+        ("server", frame(9, b"", rsv1=True)),
+        ("server", frame(2, b"", fin=False) + frame(0, b"", rsv1=True)),
+    )
+    status, records = run(write(tmp_path, flow))
+    assert status == 1
+    assert problems(records) == [
+        "rsv2 set but no extension defines it (RFC 6455 5.2)",
+        "rsv3 set but no extension defines it (RFC 6455 5.2)",
+        "rsv1 set on a ping frame (RFC 7692 6.1)",
+        "rsv1 set on a continuation frame (RFC 7692 6.1)",
+    ]
+
+
+def test_invalid_compressed_data_is_one_problem_per_message(tmp_path):
+    flow = answered(
+        "permessage-deflate",
+        ("server", frame(1, b"\xff\xff\xff", fin=False, rsv1=True) + frame(0, b"\x00")),
+        ("server", frame(1, b"\xff", rsv1=True)),
+    )
+    status, records = run(write(tmp_path, flow))
+    assert status == 1
+    found = problems(records)  # the continuation of the first message adds none
+    assert len(found) == 2 and all(p.startswith("invalid compressed data") for p in found)
+    assert [f["text"] for f in frames(records)] == [None, None, None]
+
+
+def test_a_text_message_that_is_not_utf8_is_a_problem(tmp_path):
+    status, records = run(write(tmp_path, answered("", ("server", frame(1, b"ab\xff")))))
+    assert status == 1
+    assert problems(records) == ["text message is not valid utf-8 at byte 2"]
+
+
+def test_a_frame_longer_than_kept_is_a_problem_and_the_next_frame_is_found(tmp_path):
+    flow = answered("", ("server", bytes([0x82, 0x7F]) + (2**40).to_bytes(8, "big") + b"x" * 100))
+    flow.send("server", frame(1, b"after"))
+    status, records = run(write(tmp_path, flow))
+    assert status == 1
+    assert (
+        problems(records)[0]
+        == f"a frame of {2**40} bytes is more than this tool keeps ({64 * 2**20})"
+    )
+    assert [f["text"] for f in frames(records)] == ["after"]
+
+
+def test_a_malformed_header_is_reported_at_once_and_the_next_frame_is_found(tmp_path):
+    # a reserved opcode, then 200 bytes of its claimed 300: shown as soon as it arrives
+    flow = answered("", ("server", bytes([0x83, 0x7E, 0x01, 0x2C]) + b"z" * 200))
+    flow.send("server", frame(1, b"next"))
+    status, records = run(write(tmp_path, flow))
+    assert status == 1
+    assert problems(records) == ["malformed frame: reserved opcode 0x3"]
+    assert [f["text"] for f in frames(records)] == ["next"]
+
+
+def test_frames_right_after_a_malformed_header_are_found(tmp_path):
+    flow = answered("", ("server", b"\x8b\x00" + frame(1, b"one") + frame(1, b"two")))
+    status, records = run(write(tmp_path, flow))
+    assert status == 1
+    assert [f["text"] for f in frames(records)] == ["one", "two"]
+
+
+def test_a_stream_that_ends_inside_a_frame_is_a_problem(tmp_path):
+    flow = answered("", ("server", frame(2, b"q" * 50)[:30]))
+    status, records = run(write(tmp_path, flow))
+    assert status == 1
+    assert problems(records) == ["the stream ends inside a frame: 30 of 52 bytes"]
+
+
+def test_a_capture_that_starts_at_the_upgrade_request_needs_no_tcp_handshake(tmp_path):
+    flow = conversation()
+    del flow.packets[:3]
+    status, records = run(write(tmp_path, flow))
+    assert status == 0
+    assert len(frames(records)) == 8
+
+
+def test_a_response_without_a_request_is_not_websocket(tmp_path):
+    flow = Flow(40000, 8080).open()
+    flow.send("server", b"HTTP/1.1 101 Switching Protocols\r\n\r\n" + frame(1, b"x"))
+    status, records = run(write(tmp_path, flow.close()))
+    assert status == 0 and records == []
+
+
+def test_a_new_syn_on_an_open_connection_starts_a_new_stream(tmp_path):
+    first = Flow(40000, 8080).open().upgrade()
+    first.send("client", frame(1, b"one", key=KEY))
+    second = conversation(start=first.time + 1)
+    status, records = run(write(tmp_path, first, second))
+    assert status == 0
+    assert [r["stream"] for r in records if r["kind"] == "connection"] == [0, 1]
+    assert [f["stream"] for f in frames(records)] == [0] + [1] * 8
+
+
+def test_old_closed_connections_are_forgotten(tmp_path, monkeypatch):
+    from wsfast.capture import connections
+
+    monkeypatch.setattr(connections, "_CLOSED_KEPT", 2)
+    flows = [conversation(40000 + i, start=1_700_000_000.0 + i) for i in range(3)]
+    status, records = run(write(tmp_path, *flows))
+    assert status == 0 and len(frames(records)) == 24
+
+
+def test_a_gap_in_the_tree_view_says_where_the_frames_resume(tmp_path):
+    flow = conversation()
+    lost = [i for i, p in enumerate(flow.packets) if pcap_files.tcp_payload_length(p.data)][6]
+    del flow.packets[lost]
+    status, output = text_run(write(tmp_path, flow))
+    assert status == 1
+    assert "Problem: client -> server: 1448 bytes of the client's stream are missing" in output
+    # the rest of the 10 248-byte frame: 10 248 - 2 x 1448 before the hole - 1448 lost
+    assert "[client -> server: 5904 bytes skipped to the next frame boundary]" in output
+
+
+def test_a_damaged_packet_is_a_problem_line_in_the_tree(tmp_path):
+    flow = conversation()
+    data = bytearray(flow.packets[5].data)
+    data[14 + 6 : 14 + 8] = struct.pack(">H", 0x2000)
+    flow.packets[5].data = bytes(data)
+    status, output = text_run(write(tmp_path, flow))
+    assert status == 1
+    assert (
+        "Problem: packet 6: fragmented IPv4 packet (not reassembled) (stream 0, packet 6)" in output
+    )
+
+
+def test_junk_after_a_gap_is_dropped_as_it_is_scanned(tmp_path, monkeypatch):
+    from wsfast.capture import connections
+
+    monkeypatch.setattr(connections, "RESYNC_WAIT", 3000)
+    flow = Flow(40000, 8080).open().upgrade()
+    flow.send("server", frame(2, bytes(20000)))  # zeros: no frame header starts in them
+    flow.send("server", frame(1, b"found"))
+    lost = [i for i, p in enumerate(flow.packets) if pcap_files.tcp_payload_length(p.data)][3]
+    del flow.packets[lost]
+    status, records = run(write(tmp_path, flow.close()))
+    assert status == 1
+    assert [f["text"] for f in frames(records)] == ["found"]
+
+
+def test_a_last_frame_after_a_gap_is_found_at_the_end(tmp_path):
+    flow = Flow(40000, 8080).open().upgrade()
+    flow.send("server", frame(2, bytes(5000)))
+    flow.send("server", b"zz" + frame(1, b"last"))  # not at a segment start, nothing after it
+    lost = [i for i, p in enumerate(flow.packets) if pcap_files.tcp_payload_length(p.data)][3]
+    del flow.packets[lost]
+    status, records = run(write(tmp_path, flow.close()))
+    assert status == 1
+    assert [f["text"] for f in frames(records)] == ["last"]
+
+
+def test_a_frame_whose_follower_is_cut_between_segments_is_found(tmp_path):
+    flow = Flow(40000, 8080).open().upgrade()
+    flow.send("server", frame(2, bytes(5000)))
+    flow.send("server", b"zz" + frame(1, b"mid") + b"\x81")  # the next header's first byte
+    flow.send("server", b"\x03end")
+    lost = [i for i, p in enumerate(flow.packets) if pcap_files.tcp_payload_length(p.data)][3]
+    del flow.packets[lost]
+    status, records = run(write(tmp_path, flow.close()))
+    assert status == 1
+    assert [f["text"] for f in frames(records)] == ["mid", "end"]
+
+
+def test_a_gap_before_the_servers_answer_leaves_the_client_looking_for_frames(tmp_path):
+    flow = Flow(40000, 8080).open()
+    flow.send("client", b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
+    flow.send("client", frame(1, b"early", key=KEY))
+    flow.send("server", b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+    flow.send("client", frame(1, b"later", key=KEY))
+    del flow.packets[4]  # the early frame
+    status, records = run(write(tmp_path, flow.close()))
+    assert status == 1
+    assert [f["text"] for f in frames(records)] == ["later"]
+
+
+def test_an_endless_request_head_is_not_websocket(tmp_path):
+    flow = Flow(40000, 8080).open()
+    flow.send("client", b"GET /" + b"a" * 70000)
+    status, records = run(write(tmp_path, flow.close()))
+    assert status == 0 and records == []
+
+
+def test_a_capture_from_standard_input(tmp_path, monkeypatch):
+    raw = write(tmp_path, conversation()).read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    status, records = run(Path("-"))
+    assert status == 0 and len(frames(records)) == 8
+
+
+def test_a_file_with_a_capture_magic_but_no_capture_is_a_problem(tmp_path):
+    path = tmp_path / "bad.pcapng"
+    path.write_bytes(b"\x0a\x0d\x0d\x0a" + b"\x00" * 40)
+    status, records = run(path)
+    assert status == 1
+    assert any(p.startswith("not a capture file scapy can read") for p in problems(records))
+
+
+# packets: links.segment on headers built here
+
+
+def _ipv6(next_header: int, body: bytes, length: int | None = None) -> bytes:
+    size = len(body) if length is None else length
+    return (
+        struct.pack(
+            ">IHBB16s16s", 0x6000_0000, size, next_header, 64, bytes(16), bytes(15) + b"\x01"
+        )
+        + body
+    )
+
+
+TCP_HEADER = struct.pack(">HHIIBBHHH", 1, 2, 100, 0, 5 << 4, 0x18, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "linktype, packet, expected",
+    [
+        (pcap_files.RAW, _ipv6(6, TCP_HEADER + b"hi"), b"hi"),
+        (
+            pcap_files.RAW,
+            _ipv6(0, bytes([6, 0]) + bytes(6) + TCP_HEADER + b"hop"),
+            b"hop",
+        ),  # hop-by-hop
+        (pcap_files.RAW, _ipv6(17, bytes(8)), None),  # UDP
+        (pcap_files.RAW, _ipv6(6, b"")[:30], "IPv6 header cut short"),
+        (pcap_files.RAW, _ipv6(0, bytes(4)), "IPv6 extension header cut short"),
+        (pcap_files.RAW, _ipv6(44, bytes(8)), "fragmented IPv6 packet (not reassembled)"),
+        (
+            pcap_files.RAW,
+            _ipv6(6, TCP_HEADER[:12] + bytes([15 << 4]) + TCP_HEADER[13:]),
+            "TCP header longer than the packet",
+        ),
+        (pcap_files.RAW, b"\x45" + bytes(10), "IPv4 header cut short"),
+        (pcap_files.RAW, b"\x10" * 30, None),  # neither IPv4 nor IPv6
+        (pcap_files.LINUX_SLL, bytes(10), None),
+        (pcap_files.LINUX_SLL2, bytes(10), None),
+        (pcap_files.ETHERNET, bytes(12) + b"\x08\x06" + bytes(28), None),  # ARP
+    ],
+)
+def test_link_and_ip_headers(linktype, packet, expected):
+    from wsfast.capture import links
+
+    if isinstance(expected, str):
+        with pytest.raises(links.Damaged, match=re.escape(expected)):
+            links.segment(linktype, packet, len(packet))
+        return
+    found = links.segment(linktype, packet, len(packet))
+    assert (found.payload if found is not None else None) == expected
+
+
+def test_a_retransmitted_syn_and_held_segment_change_nothing():
+    half = tcp.HalfStream()
+    half.syn(0)
+    half.syn(0)
+    assert half.add(5, b"ef") == []
+    assert half.add(5, b"ef") == []
+    assert half.held_bytes == 2
+    assert half.add(1, b"abcd") == [b"abcd", b"ef"]
+
+
+def test_a_held_segment_overlapped_up_to_its_cut_part_gives_only_the_gap():
+    half = tcp.HalfStream()
+    half.syn(0)
+    assert half.add(5, b"e", missing=3) == []  # 5 kept, 6-8 cut
+    assert half.add(1, b"abcdef") == [b"abcdef", tcp.Gap(2)]  # 7-8 still missing
+
+
+@pytest.mark.parametrize(
+    "header, length",
+    [
+        (bytes([0x82, 0x7E, 0x00, 0x7D]), 0),  # 16-bit length below 126: not minimal
+        (bytes([0x82, 0x7E, 0x01, 0x00]), 4 + 256),
+        (bytes([0x82, 0x7F]) + (65535).to_bytes(8, "big"), 0),  # 64-bit length below 65536
+        (bytes([0x82, 0x7F]) + (70000).to_bytes(8, "big"), 10 + 70000),
+        (bytes([0x82, 0x7F]) + (2**21).to_bytes(8, "big"), 0),  # longer than RESYNC_WAIT
+        (bytes([0x82, 0x7F, 0x00]), None),  # not enough bytes to tell
+        (bytes([0x89, 0x7E, 0x01, 0x00]), 0),  # a control frame over 125
+        (bytes([0x09, 0x00]), 0),  # a control frame without FIN
+        (bytes([0xC1, 0x01]), 0),  # RSV1 when nothing was agreed
+        (bytes([0x81, 0x81]), 0),  # masked, from the server
+        (bytes([0x80, 0x00]), 0),  # empty continuation: zeros look like this
+    ],
+)
+def test_what_counts_as_a_frame_boundary_after_a_gap(header, length):
+    from wsfast.capture.connections import _plausible
+
+    assert _plausible(bytearray(header), 0, False, False) == length
+    half = tcp.HalfStream()
+    half.syn(0)
+    assert half.add(5, b"ef", missing=2) == []  # held: 5-6 kept, 7-8 cut
+    assert half.add(1, b"abcd") == [b"abcd", b"ef", tcp.Gap(2)]
+    assert half.add(3, b"cdefg", missing=3) == [tcp.Gap(2)]  # only 9-10 are new, and cut
+
+
+def test_connections_reset_are_over_whether_shown_or_not(tmp_path):
+    flows = []
+    for i in range(3):
+        flow = Flow(40000 + i, 8080, start=1_700_000_000.0 + i).open().upgrade()
+        flow.send("client", frame(1, f"m{i}".encode(), key=KEY))
+        flow._add(pcap_files.tcp_packet(flow.client, flow.server, flow.seq["client"], 0, pcap_files.RST))
+        flows.append(flow)
+    path = write(tmp_path, *flows)
+    assert [f["text"] for f in frames(run(path)[1])] == ["m0", "m1", "m2"]
+    status, records = run(path, "--stream", "1")
+    assert status == 0
+    assert [(f["stream"], f["text"]) for f in frames(records)] == [(1, "m1")]

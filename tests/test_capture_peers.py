@@ -62,7 +62,12 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
         pytest.skip(reason)
     directory = tmp_path_factory.mktemp("capture")
     echo, echo_port = start_echo_server()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TRAFFIC.parent.parent), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(TRAFFIC.parent.parent), os.environ.get("PYTHONPATH")])
+        ),
+    )
     traffic = subprocess.Popen(
         [sys.executable, str(TRAFFIC), str(echo_port)],
         stdin=subprocess.PIPE,
@@ -77,7 +82,20 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
         wanted = "tcp and (" + " or ".join(f"port {port}" for port in ports.values()) + ")"
         privileges = ["-Z", "root"] if os.geteuid() == 0 else []
         dump = subprocess.Popen(
-            ["tcpdump", "-i", "lo", "-B", "16384", "-U", "-s", "0", *privileges, "-w", str(pcap), wanted],
+            [
+                "tcpdump",
+                "-i",
+                "lo",
+                "-B",
+                "16384",
+                "-U",
+                "-s",
+                "0",
+                *privileges,
+                "-w",
+                str(pcap),
+                wanted,
+            ],
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -107,8 +125,19 @@ def tshark(recording: Recording, path: Path) -> list[dict]:
     """tshark's WebSocket frames, and the text of each complete text message it can tell."""
     decode = [arg for port in recording.ports.values() for arg in ("-d", f"tcp.port=={port},http")]
     done = subprocess.run(
-        ["tshark", "-r", str(path), *decode, "-o", "tcp.reassemble_out_of_order:TRUE",
-         "-Y", "websocket", "-T", "json", "--no-duplicate-keys"],
+        [
+            "tshark",
+            "-r",
+            str(path),
+            *decode,
+            "-o",
+            "tcp.reassemble_out_of_order:TRUE",
+            "-Y",
+            "websocket",
+            "-T",
+            "json",
+            "--no-duplicate-keys",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -127,7 +156,9 @@ def tshark(recording: Recording, path: Path) -> list[dict]:
                 {
                     "packet": int(layers["frame"]["frame.number"]),
                     "stream": int(layers["tcp"]["tcp.stream"]),
-                    "direction": "server" if int(layers["tcp"]["tcp.srcport"]) in servers else "client",
+                    "direction": (
+                        "server" if int(layers["tcp"]["tcp.srcport"]) in servers else "client"
+                    ),
                     "opcode": int(layer["websocket.opcode"]),
                     "fin": layer["websocket.fin"] == "1",
                     "rsv1": bool(int(layer["websocket.rsv"], 16) & 4),
@@ -167,7 +198,11 @@ def _message_texts(frames: list[dict]) -> None:
         if frame["fin"]:
             del open_messages[key]
             texts = message["texts"]
-            if message["kind"] == 1 and None not in texts and (len(texts) == 1 or not message["compressed"]):
+            if (
+                message["kind"] == 1
+                and None not in texts
+                and (len(texts) == 1 or not message["compressed"])
+            ):
                 frame["message_text"] = "".join(texts)
 
 
@@ -223,13 +258,19 @@ def _streams(records: list[dict]) -> dict[int, dict]:
 
 def test_messages_are_what_the_clients_sent_and_the_servers_echoed(recording):
     records = wsfast(recording.pcap)[1]
-    by_port = {int(r["server"].rsplit(":", 1)[1]): stream for stream, r in _streams(records).items()}
+    by_port = {
+        int(r["server"].rsplit(":", 1)[1]): stream for stream, r in _streams(records).items()
+    }
     for conversation in recording.conversations:
         stream = by_port[conversation["port"]]
         for direction in ("client", "server"):
             complete = [
-                f for f in frames_of(records)
-                if f["stream"] == stream and f["direction"] == direction and f["fin"] and f["opcode"] in (0, 1, 2)
+                f
+                for f in frames_of(records)
+                if f["stream"] == stream
+                and f["direction"] == direction
+                and f["fin"]
+                and f["opcode"] in (0, 1, 2)
             ]
             assert len(complete) == len(conversation["sent"]), (conversation["name"], direction)
             for frame, sent in zip(complete, conversation["sent"]):
@@ -243,15 +284,23 @@ def test_messages_are_what_the_clients_sent_and_the_servers_echoed(recording):
 def test_handshakes_are_paired_and_checked(recording):
     records = wsfast(recording.pcap)[1]
     streams = _streams(records)
-    responses = {r["stream"]: r for r in records if r["kind"] == "handshake" and r["direction"] == "server"}
+    responses = {
+        r["stream"]: r for r in records if r["kind"] == "handshake" and r["direction"] == "server"
+    }
     assert set(responses) == set(streams)
     for conversation in recording.conversations:
-        stream = next(s for s, r in streams.items() if r["server"].endswith(f":{conversation['port']}"))
+        stream = next(
+            s for s, r in streams.items() if r["server"].endswith(f":{conversation['port']}")
+        )
         response = responses[stream]
         assert response["accept_ok"] is True
         assert response["start"].startswith("HTTP/1.1 101")
         assert ("deflate" in response) == conversation["compressed"]
-    tuned = next(s for s, r in streams.items() if r["server"].endswith(f":{recording.ports['websockets-tuned']}"))
+    tuned = next(
+        s
+        for s, r in streams.items()
+        if r["server"].endswith(f":{recording.ports['websockets-tuned']}")
+    )
     assert responses[tuned]["deflate"] == {
         "server_no_context_takeover": False,
         "client_no_context_takeover": True,
@@ -264,7 +313,9 @@ def test_ipv6_connections_are_dissected(recording):
     if "websockets-ipv6" not in recording.ports:
         pytest.skip("no IPv6 loopback on this machine")
     streams = _streams(wsfast(recording.pcap)[1])
-    assert any(r["server"] == f"[::1]:{recording.ports['websockets-ipv6']}" for r in streams.values())
+    assert any(
+        r["server"] == f"[::1]:{recording.ports['websockets-ipv6']}" for r in streams.values()
+    )
 
 
 def test_the_tree_view_of_one_stream(recording):
@@ -280,7 +331,10 @@ def test_the_tree_view_of_one_stream(recording):
     assert "Stream 0:" not in text and "Stream 2:" not in text
     assert text.rstrip().endswith("problems: 0")
     only = io.StringIO()
-    assert _inspect.main([str(recording.pcap), "--stream", str(stream), "--frames-only"], out=only) == 0
+    assert (
+        _inspect.main([str(recording.pcap), "--stream", str(stream), "--frames-only"], out=only)
+        == 0
+    )
     assert "HTTP request" not in only.getvalue() and "Stream 1:" not in only.getvalue()
     assert only.getvalue().count("\nFrame ") == text.count("\nFrame ")
 
@@ -307,15 +361,30 @@ def _converted(recording: Recording, name: str) -> Path:
     elif name == "interfaces.pcapng":
         # each connection on an interface of its own, with its own link type, merged by time
         parts = []
-        linktypes = [pcap_files.ETHERNET, pcap_files.LINUX_SLL2, pcap_files.LINUX_SLL, pcap_files.RAW, pcap_files.NULL]
+        linktypes = [
+            pcap_files.ETHERNET,
+            pcap_files.LINUX_SLL2,
+            pcap_files.LINUX_SLL,
+            pcap_files.RAW,
+            pcap_files.NULL,
+        ]
         ports = sorted(recording.ports.values())
         for index, linktype in enumerate(linktypes):
-            mine = set(ports[index::len(linktypes)])
-            subset = pcap_files.Pcap(original.linktype, original.nano, [
-                p for p in original.packets if set(pcap_files.tcp_ports(p.data)) & mine
-            ])
+            mine = set(ports[index :: len(linktypes)])
+            subset = pcap_files.Pcap(
+                original.linktype,
+                original.nano,
+                [p for p in original.packets if set(pcap_files.tcp_ports(p.data)) & mine],
+            )
             part = recording.variant(f"part-{index}.pcap")
-            pcap_files.write(part, subset if linktype == pcap_files.ETHERNET else pcap_files.relinked(subset, linktype))
+            pcap_files.write(
+                part,
+                (
+                    subset
+                    if linktype == pcap_files.ETHERNET
+                    else pcap_files.relinked(subset, linktype)
+                ),
+            )
             parts.append(str(part))
         subprocess.run(["mergecap", "-F", "pcapng", "-w", str(path), *parts], check=True)
     else:
@@ -346,16 +415,26 @@ def test_every_form_of_the_capture_agrees_with_tshark(recording, name):
     assert assert_agree(ours, tshark(recording, path)) > 60
     if name != "interfaces.pcapng":  # the same frames as the original, at the same times
         original = frames_of(wsfast(recording.pcap)[1])
-        assert [(f["packet"], f["payload"]) for f in ours] == [(f["packet"], f["payload"]) for f in original]
+        assert [(f["packet"], f["payload"]) for f in ours] == [
+            (f["packet"], f["payload"]) for f in original
+        ]
         factor = 1 if "nanoseconds" not in name else 1
-        assert [round(f["time"], 6) for f in ours] == [round(f["time"] * factor, 6) for f in original]
+        assert [round(f["time"], 6) for f in ours] == [
+            round(f["time"] * factor, 6) for f in original
+        ]
 
 
 def test_the_pcapng_has_several_interfaces_and_link_types(recording):
     path = _converted(recording, "interfaces.pcapng")
-    done = subprocess.run(["capinfos", "-E", str(path)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["capinfos", "-E", str(path)], capture_output=True, text=True, check=False
+    )
     if done.returncode == 0:
-        assert "Per-packet" in done.stdout or "Multiple" in done.stdout or "encapsulation" in done.stdout.lower()
+        assert (
+            "Per-packet" in done.stdout
+            or "Multiple" in done.stdout
+            or "encapsulation" in done.stdout.lower()
+        )
     streams = _streams(wsfast(path)[1])
     assert len(streams) == len(recording.conversations)
 
@@ -367,7 +446,8 @@ def _inside_a_big_message(capture: pcap_files.Pcap, port: int) -> int:
     """The index of a packet from the server on ``port`` that carries the middle of a 100 KB
     message and is followed, next in the file, by another packet of that message."""
     sent = [
-        i for i, p in enumerate(capture.packets)
+        i
+        for i, p in enumerate(capture.packets)
         if pcap_files.tcp_payload_length(p.data) > 2000 and pcap_files.tcp_ports(p.data)[0] == port
     ]
     pairs = [i for i in sent if i + 1 in sent]
@@ -399,7 +479,10 @@ def test_a_duplicated_segment_is_used_once(recording):
 def test_two_swapped_segments_are_put_back_in_order(recording):
     def swap(capture):
         index = _inside_a_big_message(capture, recording.ports["websockets"])
-        capture.packets[index], capture.packets[index + 1] = capture.packets[index + 1], capture.packets[index]
+        capture.packets[index], capture.packets[index + 1] = (
+            capture.packets[index + 1],
+            capture.packets[index],
+        )
 
     path = _damaged(recording, "swapped.pcap", swap)
     status, records = wsfast(path)
@@ -428,7 +511,15 @@ def test_a_lost_segment_is_a_gap_and_the_next_frames_are_found_again(recording):
     original = frames_of(wsfast(recording.pcap)[1])
     after = [f for f in original if f["packet"] > lost[0] + 5]
     ours = [f for f in frames_of(records) if f["packet"] + 1 > lost[0] + 5]
-    key = lambda f: (f["stream"], f["direction"], f["opcode"], f["fin"], f["mask"], f["length"], f["payload"])  # noqa: E731
+    key = lambda f: (
+        f["stream"],
+        f["direction"],
+        f["opcode"],
+        f["fin"],
+        f["mask"],
+        f["length"],
+        f["payload"],
+    )  # noqa: E731
     assert [key(f) for f in ours] == [key(f) for f in after]
     stream = next(f["stream"] for f in ours if f["packet"] + 1 > lost[0])
     assert any(f["stream"] == stream for f in after)  # the stream that lost it goes on

@@ -1,14 +1,17 @@
-"""``python -m wsfast [inspect] [FILE] [--client | --server]``: what runs, and frames dissected.
+"""``python -m wsfast [inspect] [FILE] [options]``: what runs, and frames dissected.
 
 Prints the version, the backend and the CPU kernels in use, then dissects WebSocket traffic the
 way Wireshark shows it: per frame FIN, RSV, opcode, MASK, payload length, masking key and the
-unmasked payload (text as text, binary as hex, close as code and reason).  Without FILE it
-dissects an embedded sample conversation: the RFC 6455 1.2/1.3 opening handshake and the 5.7
-example frames.  FILE holds the bytes one side sent (``-`` reads standard input), raw or as a
-hex dump (offset, hex and optional ASCII columns, as xxd, hexdump -C, od -Ax -tx1 and
-Wireshark's "Copy as Hex Dump" print them).
+unmasked payload (text as text, binary as hex, close as code and reason), compressed messages
+inflated.  Without FILE it dissects an embedded sample conversation: the RFC 6455 1.2/1.3
+opening handshake and the 5.7 example frames.  FILE is a pcap or pcapng capture (every
+connection in it: see ``wsfast.capture``), or the bytes one side sent (``-`` reads standard
+input), raw or as a hex dump (offset, hex and optional ASCII columns, as xxd, hexdump -C,
+od -Ax -tx1 and Wireshark's "Copy as Hex Dump" print them).  ``--json`` prints one JSON object
+per line instead of the tree.
 
-Only the public API does the work: parse_header, apply_mask, Opcode, CloseCode, accept_key.
+Only the public API does the work: parse_header, apply_mask, Opcode, CloseCode, accept_key and
+wsfast.deflate's Inflater.
 """
 
 from __future__ import annotations
@@ -136,10 +139,6 @@ class Dissector:
         self.text: str | None = None  # the complete text message the frame ends
         self.size: int | None = None  # the size of the (inflated) data message the frame ends
 
-    @property
-    def key(self) -> str | None:
-        return self.conversation.key
-
     def line(self, text: str = "", indent: int = 0) -> None:
         if not (self.json or self.quiet):
             self.out.write("    " * indent + text + "\n")
@@ -148,7 +147,9 @@ class Dissector:
         """One JSON line; ``payload`` goes last, as hex written straight out (for a large
         frame, no second copy of it inside one big string)."""
         where = self.where or Where()
-        head = _json.dumps({"stream": where.stream, "packet": where.packet, "time": where.time, **fields})
+        head = _json.dumps(
+            {"stream": where.stream, "packet": where.packet, "time": where.time, **fields}
+        )
         if payload is None:
             self.out.write(head + "\n")
             return
@@ -313,7 +314,9 @@ class Dissector:
                 {"kind": "problem", "direction": sender, "data": data.hex(), "problems": [problem]}
             )
 
-    def tree(self, sender: str, header: FrameHeader, data: memoryview, raw: bytes, end: int) -> None:
+    def tree(
+        self, sender: str, header: FrameHeader, data: memoryview, raw: bytes, end: int
+    ) -> None:
         self.line(
             f"Frame {self.frames}: {_arrow(sender)}, {min(end, len(data))} bytes"
             + _located(self.where)
@@ -636,7 +639,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         "--json", action="store_true", help="one JSON object per line: frames, handshakes, problems"
     )
     parser.add_argument(
-        "--stream", type=int, metavar="N", help="only the capture's TCP stream N (as Wireshark numbers them)"
+        "--stream",
+        type=int,
+        metavar="N",
+        help="only the capture's TCP stream N (as Wireshark numbers them)",
     )
     parser.add_argument(
         "--frames-only", action="store_true", help="frames only: no connection or handshake lines"
@@ -672,7 +678,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _run(
-    options: argparse.Namespace, file: IO[bytes] | None, agreed: PerMessageDeflate | None, out: TextIO
+    options: argparse.Namespace,
+    file: IO[bytes] | None,
+    agreed: PerMessageDeflate | None,
+    out: TextIO,
 ) -> int:
     dissector = Dissector(out, json=options.json, agreed=agreed)
     if file is None:
@@ -703,11 +712,7 @@ def _run(
             print(exc, file=sys.stderr)
             return 1
         return _summary(dissector, out, f"streams: {websockets} WebSocket of {streams} TCP, ")
-    try:
-        raw = head + file.read()
-    except OSError as exc:
-        print(f"cannot read {options.file}: {exc.strerror}", file=sys.stderr)
-        return 2
+    raw = head + file.read()
     data = load(raw)
     if not options.json:
         banner(out)

@@ -37,7 +37,7 @@ def endpoint(address: bytes, port: int) -> str:
 class Half:
     """One direction: its reassembly, the bytes not yet dissected, and what they are."""
 
-    __slots__ = ("tcp", "buffer", "state", "need", "scanned", "starts", "fin")
+    __slots__ = ("tcp", "buffer", "state", "need", "scanned", "skipped", "starts", "fin")
 
     def __init__(self) -> None:
         self.tcp = HalfStream()
@@ -45,6 +45,7 @@ class Half:
         self.state = _HTTP
         self.need = 0  # bytes the frame at the start of the buffer needs (0: unknown)
         self.scanned = 0  # resync: offsets before this were ruled out
+        self.skipped = 0  # resync: bytes ruled out and dropped
         self.starts: set[int] = set()  # resync: buffer offsets where a segment's bytes begin
         self.fin = False
 
@@ -67,7 +68,8 @@ class Connection:
         self.halves = {CLIENT: Half(), SERVER: Half()}
         self.upgraded = False
         self.announced = False
-        self.handshaken = bool(flags & SYN)  # False: the capture joined an open connection
+        # False: the capture joined an open connection, after its upgrade request
+        self.handshaken = bool(flags & SYN) or payload[:4] == b"GET "
         if not self.handshaken:
             for half in self.halves.values():
                 half.state = _RESYNC
@@ -103,7 +105,9 @@ class Connection:
         if flags & SYN:
             half.tcp.syn(segment.seq)
         if flags & ACK and other.tcp.held:
-            self.consume(SERVER if sender == CLIENT else CLIENT, other.tcp.acknowledged(segment.ack), where)
+            self.consume(
+                SERVER if sender == CLIENT else CLIENT, other.tcp.acknowledged(segment.ack), where
+            )
         seq = (segment.seq + 1) % 2**32 if flags & SYN else segment.seq
         if segment.payload or segment.missing:
             self.consume(sender, half.tcp.add(seq, segment.payload, segment.missing), where)
@@ -179,10 +183,9 @@ class Connection:
             return
         self.upgraded = True
         half.state = _FRAMES
-        client = self.halves[CLIENT]
-        if client.state == _WAIT:
-            client.state = _FRAMES
-            self.frames(CLIENT, client, where)
+        client = self.halves[CLIENT]  # waiting since its request (a gap shows only later)
+        client.state = _FRAMES
+        self.frames(CLIENT, client, where)
 
     def not_websocket(self) -> None:
         for half in self.halves.values():
@@ -202,7 +205,11 @@ class Connection:
                 # RFC 6455 5.2: the frame's length, from its first 2-14 bytes
                 first, second = buffer[position], buffer[position + 1]
                 code = second & 0x7F
-                size = 2 + (4 if second & 0x80 else 0) + (2 if code == 126 else 8 if code == 127 else 0)
+                size = (
+                    2
+                    + (4 if second & 0x80 else 0)
+                    + (2 if code == 126 else 8 if code == 127 else 0)
+                )
                 if available - position < size:
                     break
                 if code == 126:
@@ -216,7 +223,10 @@ class Connection:
                     if _refused(first, code, length):  # malformed: say so now, not at the end
                         total = size
                     elif total > FRAME_LIMIT:
-                        dissector.lost(sender, f"a frame of {length} bytes is more than this tool keeps ({FRAME_LIMIT})")
+                        dissector.lost(
+                            sender,
+                            f"a frame of {length} bytes is more than this tool keeps ({FRAME_LIMIT})",
+                        )
                         position += 1
                         half.state = _RESYNC
                         break
@@ -250,10 +260,9 @@ class Connection:
         self.conversation.fragments[sender] = None
         half.buffer = bytearray()
         half.need = 0
-        half.scanned = 0
+        half.scanned = half.skipped = 0
         half.starts = set()
-        if half.state != _IGNORE:
-            half.state = _RESYNC
+        half.state = _RESYNC
 
     def resync(self, sender: str, half: Half, where: Where) -> None:
         """After a gap: find an offset where a valid frame header starts whose frame is
@@ -262,29 +271,34 @@ class Connection:
         compressed = self.conversation.agreed is not None
         masked = sender == CLIENT
         position = half.scanned
-        while position < len(buffer):
+        while True:
             verdict = _plausible(buffer, position, masked, compressed)
             if verdict is None:
-                break  # need more bytes to judge this offset
+                break  # need more bytes to judge this offset (always so at the end)
             if verdict:
                 end = position + verdict
-                if end == len(buffer):
-                    if position in half.starts:  # a segment that holds exactly one frame
+                if end >= len(buffer):
+                    if position in half.starts:
+                        # a segment starts with it: a frame it holds whole, or one that goes
+                        # on in the next segments (at most RESYNC_WAIT bytes to wait for)
                         self.resume(sender, half, position, where)
                         return
-                    break  # wait: the next segment confirms it or rules it out
-                follower = _plausible(buffer, end, masked, compressed) if end < len(buffer) else None
-                if follower is None and end < len(buffer):
-                    break
-                if follower:
-                    self.resume(sender, half, position, where)
-                    return
+                    if end == len(buffer):
+                        break  # wait: the next segment confirms it or rules it out
+                else:
+                    follower = _plausible(buffer, end, masked, compressed)
+                    if follower is None:
+                        break
+                    if follower:
+                        self.resume(sender, half, position, where)
+                        return
             position += 1
         half.scanned = position
-        if position and position == len(buffer) and len(buffer) > RESYNC_WAIT:
-            del buffer[: position - 1]
-            half.scanned = 1
-            half.starts = {start - position + 1 for start in half.starts if start >= position - 1}
+        if position > RESYNC_WAIT:  # drop what was ruled out
+            del buffer[:position]
+            half.skipped += position
+            half.scanned = 0
+            half.starts = {start - position for start in half.starts if start >= position}
 
     def resume(self, sender: str, half: Half, position: int, where: Where) -> None:
         self.announce()
@@ -292,6 +306,7 @@ class Connection:
         half.state = _FRAMES
         half.need = 0
         half.starts = set()
+        position, half.skipped = position + half.skipped, 0
         if position and not self.capture.dissector.json and not self.capture.frames_only:
             self.capture.dissector.out.write(
                 f"[{_arrow(sender)}: {position} bytes skipped to the next frame boundary]\n\n"
@@ -315,11 +330,18 @@ class Connection:
                 half.buffer = bytearray()
 
     def resync_at_end(self, sender: str, half: Half, where: Where) -> None:
+        """The stream is over: resume at the first offset from which valid frames follow one
+        another exactly to its end."""
         buffer = half.buffer
         compressed = self.conversation.agreed is not None
         for position in range(half.scanned, len(buffer)):
-            verdict = _plausible(buffer, position, sender == CLIENT, compressed)
-            if verdict and position + verdict == len(buffer):
+            end = position
+            while end < len(buffer):
+                verdict = _plausible(buffer, end, sender == CLIENT, compressed)
+                if not verdict:
+                    break
+                end += verdict
+            if end == len(buffer) and end > position:
                 self.resume(sender, half, position, where)
                 self.frames(sender, half, where)
                 return
@@ -360,7 +382,18 @@ def _plausible(buffer: bytearray, position: int, masked: bool, compressed: bool)
             return 0
     else:
         length = code
+    if length == 0 and (opcode == 0 or not first & 0x80):
+        return 0  # an empty continuation or unfinished frame: what zeros look like, not a boundary
     return size + length
+
+
+class _Skipped:
+    """A connection ``--stream`` leaves out: only which sides have closed it."""
+
+    __slots__ = ("fins",)
+
+    def __init__(self) -> None:
+        self.fins = 0
 
 
 class Capture:
@@ -378,7 +411,7 @@ class Capture:
         self.only = stream
         self.frames_only = frames_only
         self.agreed = agreed
-        self.connections: dict[tuple[bytes, int, bytes, int], Connection | None] = {}
+        self.connections: dict[tuple[bytes, int, bytes, int], Connection | _Skipped] = {}
         self.closed: OrderedDict[tuple[bytes, int, bytes, int], None] = OrderedDict()
         self.streams = 0
         self.websockets = 0  # connections announced as WebSocket
@@ -397,15 +430,20 @@ class Capture:
         if segment is None:
             if not links.known(record.linktype) and record.linktype not in self.unknown_links:
                 self.unknown_links.add(record.linktype)
-                self.dissector.lost(None, f"link type {record.linktype} is not supported: its packets are skipped")
+                self.dissector.lost(
+                    None, f"link type {record.linktype} is not supported: its packets are skipped"
+                )
             return
         key = (segment.source, segment.source_port, segment.destination, segment.destination_port)
         if key in self.connections:
             connection = self.connections[key]
+            if isinstance(connection, _Skipped):
+                connection.fins += bool(segment.flags & FIN)
+                if segment.flags & RST or connection.fins >= 2:
+                    self.forget(key)
+                return
             opening = segment.flags & (SYN | ACK) == SYN
-            if not opening or connection is None or not connection.halves[CLIENT].tcp.delivered:
-                if connection is None:
-                    return
+            if not opening or not connection.halves[CLIENT].tcp.delivered:
                 self.feed(connection, key, segment, record)
                 return
             self.end(connection, key, record)
@@ -413,21 +451,31 @@ class Capture:
             return  # the last packets of a connection already over
         index = self.streams
         self.streams += 1
-        wanted = self.only is None or self.only == index
-        connection = Connection(self, index, segment) if wanted else None
-        reverse = (segment.destination, segment.destination_port, segment.source, segment.source_port)
+        reverse = (
+            segment.destination,
+            segment.destination_port,
+            segment.source,
+            segment.source_port,
+        )
+        if self.only is not None and self.only != index:
+            self.connections[key] = self.connections[reverse] = _Skipped()
+            return
+        connection = Connection(self, index, segment)
         self.connections[key] = self.connections[reverse] = connection
-        if connection is not None:
-            self.feed(connection, key, segment, record)
+        self.feed(connection, key, segment, record)
 
-    def feed(self, connection: Connection, key: tuple, segment: links.Segment, record: Record) -> None:
-        where = Where(connection.index, record.number, record.time, record.time - (self.first_time or 0))
+    def feed(
+        self, connection: Connection, key: tuple, segment: links.Segment, record: Record
+    ) -> None:
+        where = Where(
+            connection.index, record.number, record.time, record.time - (self.first_time or 0)
+        )
         if not connection.segment(segment, where):
             self.forget(key)
 
-    def end(self, connection: Connection | None, key: tuple, record: Record) -> None:
-        if connection is not None:
-            connection.finish(Where(connection.index, record.number, record.time))
+    def end(self, connection: Connection, key: tuple, record: Record) -> None:
+        """A new SYN on a connection never seen closing: the old one is over."""
+        connection.finish(Where(connection.index, record.number, record.time))
         self.forget(key)
 
     def forget(self, key: tuple) -> None:
@@ -441,7 +489,7 @@ class Capture:
     def finish(self) -> None:
         seen = set()
         for connection in list(self.connections.values()):
-            if connection is not None and id(connection) not in seen:
+            if isinstance(connection, Connection) and id(connection) not in seen:
                 seen.add(id(connection))
                 connection.finish(Where(connection.index))
         self.connections.clear()

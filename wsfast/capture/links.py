@@ -100,7 +100,9 @@ def segment(linktype: int, packet: bytes, wire_length: int) -> Segment | None:
     # may have cut it, and a damaged file may claim more than the packet ever held
     missing = max(0, end - len(packet))
     if missing > cut:
-        raise Damaged(f"IP length {end - offset} is more than the {wire_length - offset} bytes sent")
+        raise Damaged(
+            f"IP length {end - offset} is more than the {wire_length - offset} bytes sent"
+        )
     end = min(end, len(packet))
     if end < start + 20:
         raise Damaged("TCP header cut short")

@@ -43,16 +43,16 @@ class HalfStream:
             self.next_seq = (seq + 1) % _MOD
 
     def add(self, seq: int, data: bytes, missing: int = 0) -> list[bytes | Gap]:
-        """One segment's payload (``missing`` bytes more of it were cut by a snap length)."""
+        """One segment's payload, not empty (``missing`` bytes more of it were cut by a snap
+        length)."""
         out: list[bytes | Gap] = []
         if self.next_seq is None:
             self.next_seq = seq
         ahead = _after(seq, self.next_seq)
         if ahead > 0:
-            if data or missing:
-                self.hold(seq, data, missing)
-                if self.held_bytes > HELD_LIMIT:
-                    self.skip_to_held(out)
+            self.hold(seq, data, missing)
+            if self.held_bytes > HELD_LIMIT:
+                self.skip_to_held(out)
             return out
         if -ahead >= len(data) + missing:
             return out  # a retransmission of what was delivered
