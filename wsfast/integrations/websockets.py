@@ -23,15 +23,30 @@ def _small_mask() -> Callable[[bytes, bytes], bytes] | None:
     return apply_mask  # type: ignore[no-any-return]
 
 
+# Payloads above this size stay with websockets' own code where its compiled mask was built:
+# in a real server (bench/end_to_end.py, 64 KiB text) taking them over cost more server CPU
+# than it saved (uvicorn with ws="websockets" 70 -> 100 us per message, websockets' own
+# server 0.76-0.94x), though the same frames decode faster in a loop fed by hand.
+LARGE = 8192
+
+
+def _largest() -> int | None:
+    """The largest payload the patched parsers take: ``LARGE`` when websockets' compiled mask
+    is there, no limit (None) when it was not built and its pure-Python mask would run."""
+    return LARGE if _small_mask() is not None else None
+
+
 def _header_reader(
     frames: Any,
 ) -> Callable[[Any, bool, int | None], tuple[Any, int, int] | None]:
     """``header(buf, mask, max_size) -> (opcode, header size, payload length)`` for the frame
     at the start of ``buf`` (a bytearray) when its header is all there and acceptable (a known
-    opcode, the expected masking, a payload within ``max_size``); None otherwise, for the
-    library's own code to wait for the rest or raise its own error."""
+    opcode, the expected masking, a payload within ``max_size``) and the patch takes it (see
+    ``LARGE``); None otherwise, for the library's own code to wait for the rest, raise its own
+    error or read it as it always does."""
     opcodes = {int(op): op for op in frames.Opcode}
     unpack_q = struct.Struct("!Q").unpack_from
+    largest = _largest()
 
     def header(
         buf: Any, mask: bool, max_size: int | None
@@ -58,6 +73,7 @@ def _header_reader(
             or (head2 >> 7) != mask
             or n < size
             or (max_size is not None and length > max_size)
+            or (largest is not None and length > largest)
         ):
             return None
         return opcode, size, length
