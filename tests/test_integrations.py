@@ -992,14 +992,11 @@ def test_autobahn_echo_server(patching):
     assert patching.calls["utf8"] > 0
 
 
-@needs("websockets")
-def test_websockets_asyncio_server(patching):
-    # The handler records what it receives instead of echoing it: the connection answers a
-    # close frame at once, so echoes racing with it would make the output vary from run to run.
-    from websockets.asyncio.server import serve
+def websockets_server(serve: Callable[..., Any], closes: list, **options: Any) -> Callable:
+    """``start`` for run_asyncio_server: a websockets server (``serve``, its new or its
+    legacy one) whose handler records every message, the error that ends it and the close
+    code and reason, in ``closes``."""
     from websockets.exceptions import ConnectionClosed
-
-    closes: list = []
 
     async def start() -> tuple:
         finished = asyncio.Event()
@@ -1014,9 +1011,20 @@ def test_websockets_asyncio_server(patching):
                 closes.append(("closed", ws.close_code, ws.close_reason))
                 finished.set()
 
-        server = await serve(handler, "127.0.0.1", 0, max_size=2**20)
+        server = await serve(handler, "127.0.0.1", 0, **options)
         return server.close, server.sockets[0].getsockname()[1], finished
 
+    return start
+
+
+@needs("websockets")
+def test_websockets_asyncio_server(patching):
+    # The handler records what it receives instead of echoing it: the connection answers a
+    # close frame at once, so echoes racing with it would make the output vary from run to run.
+    from websockets.asyncio.server import serve
+
+    closes: list = []
+    start = websockets_server(serve, closes, max_size=2**20)
     out = over_socket(start, patching, "websockets", closes)
     assert BIG in out["messages"]
     assert ("closed", 1000, "bye 👋") in out["messages"]
@@ -1033,31 +1041,13 @@ def test_websockets_legacy_server(patching, max_size):
     # every conversation, the violations too (they go to its own code, for its own errors)
     import warnings
 
-    from websockets.exceptions import ConnectionClosed
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from websockets.legacy.server import serve
 
     closes: list = []
-
-    async def start() -> tuple:
-        finished = asyncio.Event()
-
-        async def handler(ws: Any) -> None:
-            try:
-                async for message in ws:
-                    closes.append(message)
-            except ConnectionClosed as exc:
-                closes.append(repr(exc))
-            finally:
-                closes.append(("closed", ws.close_code, ws.close_reason))
-                finished.set()
-
-        # a short close_timeout: the raw client never answers a close frame
-        server = await serve(handler, "127.0.0.1", 0, max_size=max_size, close_timeout=0.5)
-        return server.close, server.sockets[0].getsockname()[1], finished
-
+    # a short close_timeout: the raw client never answers a close frame
+    start = websockets_server(serve, closes, max_size=max_size, close_timeout=0.5)
     if max_size > len(BIG):
         names = [*SOCKET_CONVERSATIONS, "reserved-opcode", "long-ping", "wrong-masking"]
         out = over_socket(start, patching, "websockets", closes, names)

@@ -81,6 +81,28 @@ def _header_reader(
     return header
 
 
+def _decoded(
+    make: Any, opcode: Any, data: bytes, head1: int, extensions: Any, max_size: int | None
+) -> Any:
+    """The frame websockets' parsers return for a payload read: ``make`` (its ``Frame``)
+    with the flags of the first header byte, decoded by the connection's extensions
+    (permessage-deflate) in their order and with ``max_size``, as the originals do, then
+    checked by the frame's own ``check``."""
+    frame = make(
+        opcode,
+        data,
+        bool(head1 & 0x80),
+        bool(head1 & 0x40),
+        bool(head1 & 0x20),
+        bool(head1 & 0x10),
+    )
+    if extensions:
+        for extension in reversed(extensions):
+            frame = extension.decode(frame, max_size=max_size)
+    frame.check()
+    return frame
+
+
 def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
     """websockets' ``Frame.parse`` reading straight from its ``StreamReader``.
 
@@ -148,19 +170,7 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
                         yield
                         buf = reader.buffer
                     data = finish()
-                frame = cls(
-                    opcode,
-                    data,
-                    bool(head1 & 0x80),
-                    bool(head1 & 0x40),
-                    bool(head1 & 0x20),
-                    bool(head1 & 0x10),
-                )
-                if extensions:  # permessage-deflate: its own decode, in its order
-                    for extension in reversed(extensions):
-                        frame = extension.decode(frame, max_size=max_size)
-                frame.check()
-                return frame
+                return _decoded(cls, opcode, data, head1, extensions, max_size)
         return (
             yield from parse0(
                 cls, read_exact, mask=mask, max_size=max_size, extensions=extensions
@@ -220,18 +230,9 @@ def _legacy_read(framing: Any, frames: Any, api: Any) -> classmethod:
                             data = bytes(buf[size:end])
                         del buf[:end]
                         stream._maybe_resume_transport()
-                        frame = new_frame(
-                            opcode,
-                            data,
-                            bool(head1 & 0x80),
-                            bool(head1 & 0x40),
-                            bool(head1 & 0x20),
-                            bool(head1 & 0x10),
+                        frame = _decoded(
+                            new_frame, opcode, data, head1, extensions, max_size
                         )
-                        if extensions:  # permessage-deflate: its own decode, in its order
-                            for extension in reversed(extensions):
-                                frame = extension.decode(frame, max_size=max_size)
-                        frame.check()
                         return cls(
                             frame.fin,
                             frame.opcode,
