@@ -63,6 +63,8 @@ def _header_reader(
                 return None
             length = (buf[2] << 8) | buf[3]
         elif length == 127:
+            if largest is not None and largest < 0x10000:  # over it, whatever the length
+                return None
             size += 8
             if n < 10:
                 return None
