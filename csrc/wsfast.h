@@ -188,6 +188,12 @@ int wsfast_parse_header(const uint8_t *data, size_t len, int strict, wsfast_head
 size_t wsfast_build_header(uint8_t *out, int fin, int rsv, int opcode, uint64_t length,
                            const uint8_t *mask);
 
+/* A client frame: header (first byte `first`), the mask key keys[key_at : key_at + 4] and
+ * payload[0:length] masked with it, into out (room for length + 14); returns its size.
+ * Twin: _pure.client_frame. */
+size_t wsfast_client_frame(uint8_t *out, int first, const uint8_t *payload, uint64_t length,
+                           const uint8_t *keys, size_t key_at);
+
 /* Append input[0:len] to d's buffer and decode every complete frame in it: validate headers,
  * unmask payloads in place, validate text, and fill d->records.  Returns the number of records
  * (at most WSFAST_MAX_RECORDS; call again with len 0 while it returns that many), or

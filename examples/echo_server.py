@@ -124,8 +124,10 @@ async def _echo(
             events, error = getattr(exc, "events", []), exc
         for event in events:
             if isinstance(event, wsfast.Message):
-                writer.write(
-                    encoder.message(event.text if event.is_text else event.data)
+                # header and payload handed over apart (writelines): a large binary payload
+                # is not copied into its frame
+                writer.writelines(
+                    encoder.message_parts(event.text if event.is_text else event.data)
                 )
             elif isinstance(event, wsfast.Ping):
                 writer.write(encoder.pong(event.payload))

@@ -119,6 +119,16 @@ def test_connections_are_numbered_in_order_of_their_first_packet(tmp_path):
     assert len(only) == 8 and {f["stream"] for f in only} == {1}
 
 
+def test_vlan_tagged_ethernet_is_read(tmp_path):
+    flow = conversation()
+    for packet in flow.packets:  # an 802.1Q tag (VLAN 5) between the addresses and the type
+        packet.data = packet.data[:12] + b"\x81\x00\x00\x05" + packet.data[12:]
+        packet.wire_length += 4
+    status, records = run(write(tmp_path, flow))
+    assert status == 0
+    assert len(frames(records)) == 8
+
+
 def test_a_port_used_again_is_a_new_stream(tmp_path):
     first = conversation()
     second = conversation(start=first.time + 1)

@@ -505,3 +505,15 @@ def test_a_large_batch_equals_the_same_messages_one_read_each(api):
     for frame_start in range(0, len(stream), 67):
         got += d.feed(stream[frame_start : frame_start + 67])
     assert values(got) == [m.decode() for m in messages]
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_a_limit_of_zero_lets_only_empty_messages_through(api, many):
+    # 0 is a limit like any other (not "none"): found by the atheris harness
+    c = raw_compressor()
+    count = 40 if many else 1  # one message, or a batch large enough for the mapped path
+    empty = b"".join(client_frame(1, compress(b"", c), rsv=0x40) for _ in range(count))
+    d = server(api, max_message_size=0)
+    assert d.feed(empty) == [wsfast.Message(b"", True)] * count
+    with pytest.raises(wsfast.PayloadTooBig):
+        d.feed(client_frame(1, compress(b"x", c), rsv=0x40))

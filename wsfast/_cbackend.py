@@ -191,6 +191,29 @@ def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | N
     return ffi.buffer(out, n)[:]
 
 
+_c_client_frame = lib.wsfast_client_frame
+# For the Encoder: (out, first, payload bytes, n, keys, at) straight to C, where out is a new
+# bytes object of n + header bytes (CPython only: PyPy may hand C a copy of a bytes object).
+fill_client_frame = _c_client_frame if _FILL_BYTES else None
+
+
+def client_frame(first: int, payload: Any, keys: bytes, at: int) -> bytes:
+    """Twin of _pure.client_frame: the frame allocated once and written by one C call."""
+    n = len(payload)
+    size = n + (6 if n < 126 else 8 if n < 65536 else 14)
+    if _FILL_BYTES:
+        out = bytes(size) if size < _UNINITIALIZED_FROM else _output(size)
+        _c_client_frame(
+            out, first, payload if type(payload) is bytes else ffi.from_buffer(payload), n, keys, at
+        )
+        return out
+    buf = bytearray(size)  # pragma: no cover - PyPy
+    _c_client_frame(  # pragma: no cover - PyPy
+        ffi.from_buffer(buf), first, ffi.from_buffer(payload), n, keys, at
+    )
+    return bytes(buf)  # pragma: no cover - PyPy
+
+
 _RECORD = struct.Struct("=QQII")
 _decode = lib.wsfast_decode
 _MAX_RECORDS = lib.WSFAST_MAX_RECORDS

@@ -350,9 +350,9 @@ class Inflater:
         self._z: Any = None
         self.produced = 0  # bytes of the message in progress inflated so far
 
-    def inflate(self, data: bytes, fin: bool, limit: int) -> bytes:
+    def inflate(self, data: bytes, fin: bool, limit: int | None) -> bytes:
         """One frame's payload of a compressed message, inflated; with ``fin`` the message
-        ends here.  ``limit``: the most the whole message may inflate to (0: no limit).
+        ends here.  ``limit``: the most the whole message may inflate to (None: no limit).
         Raises PayloadTooBig as soon as the output passes it (inflating no further) and
         ProtocolError (1007) for invalid compressed data; either leaves the inflater unusable
         for the rest of the connection, as the decoder that raised it."""
@@ -368,7 +368,9 @@ class Inflater:
             self.produced += len(out)
         return out
 
-    def whole_messages(self, payloads: Sequence[bytes], limit: int, out: list[bytes]) -> None:
+    def whole_messages(
+        self, payloads: Sequence[bytes], limit: int | None, out: list[bytes]
+    ) -> None:
         """Single-frame messages' payloads, inflated into ``out``: ``inflate(payload, True,
         limit)`` for each, in one pass (the common case of small compressed messages).  On an
         error ``out`` holds the messages before the one that raised it."""
@@ -378,14 +380,14 @@ class Inflater:
             return
         z = self._z or zlib.decompressobj(self._wbits)
         saved = z.copy()
-        cap = limit + 1 if limit else 0
+        cap = 0 if limit is None else limit + 1
         try:
             # no Python code per message; what it cannot see (a final block, a message past
             # the limit) is checked after, and then the batch is done again one by one
             inflated = list(map(z.decompress, map(add, payloads, repeat(TAIL)), repeat(cap)))
         except zlib.error:
             inflated = None
-        if inflated is None or z.eof or (limit and max(map(len, inflated)) > limit):
+        if inflated is None or z.eof or (limit is not None and max(map(len, inflated)) > limit):
             self._z = saved
             for payload in payloads:
                 out.append(self.inflate(payload, True, limit))
@@ -393,29 +395,29 @@ class Inflater:
         self._z = z
         out += inflated
 
-    def _run(self, z: Any, data: bytes, produced: int, limit: int) -> bytes:
+    def _run(self, z: Any, data: bytes, produced: int, limit: int | None) -> bytes:
         """Inflate ``data`` on ``z``, the message having produced ``produced`` bytes so far;
         leaves the stream to go on with in ``self._z``."""
         try:
             # one byte more than the limit allows: output of that size is an error, output
             # below it means the input is used up (websockets #1715: at exactly the limit,
             # more output may be pending)
-            out = z.decompress(data, limit - produced + 1 if limit else 0)
-            if z.eof or (limit and produced + len(out) > limit):
+            out = z.decompress(data, 0 if limit is None else limit - produced + 1)
+            if z.eof or (limit is not None and produced + len(out) > limit):
                 return self._finish(z, out, produced, limit)
         except zlib.error as exc:
             raise ProtocolError(f"invalid compressed data ({exc})", 1007) from None
         self._z = z
         return out
 
-    def _finish(self, z: Any, out: bytes, produced: int, limit: int) -> bytes:
+    def _finish(self, z: Any, out: bytes, produced: int, limit: int | None) -> bytes:
         """After ``z.decompress`` gave ``out``: fail past the limit; after a final block, go on
         with a new stream (RFC 7692 7.2.3.4: what follows a BFINAL block starts one).  At most
         MEMBERS final blocks per frame, so that a frame of empty ones costs bounded time."""
         parts = [out]
         produced += len(out)
         for _ in range(MEMBERS):
-            if limit and produced > limit:
+            if limit is not None and produced > limit:
                 self._z = None
                 raise PayloadTooBig(f"message inflates to more than max_message_size {limit} bytes")
             if not z.eof:
@@ -424,7 +426,7 @@ class Inflater:
             z = zlib.decompressobj(self._wbits)
             if not data or data == TAIL:
                 break  # the tail appended at the message's end ends nothing after a final block
-            piece = z.decompress(data, limit - produced + 1 if limit else 0)
+            piece = z.decompress(data, 0 if limit is None else limit - produced + 1)
             parts.append(piece)
             produced += len(piece)
         else:

@@ -295,25 +295,36 @@ Runner = tuple[str, Callable[[list[bytes]], Any], Callable[[Any], list[Any]]]
 
 
 def decode_runners(peers: Peers) -> list[Runner]:
-    """(library, run, extract): ``run(chunks)`` decodes one stream the way the library's users
-    get validated messages; ``extract`` turns its result into payloads, outside the timing."""
+    """(library, run, extract): ``run(stream)`` decodes one stream, read in CHUNK pieces, each
+    a fresh bytes object as a socket hands them over, the way the library's users get
+    validated messages: str for text (the headline entries) or bytes (the "bytes" entries);
+    ``extract`` turns its result into payloads, outside the timing."""
 
-    def wsfast_run(chunks: list[bytes], Decoder: Any = wsfast.Decoder) -> list[Any]:
-        feed = Decoder(client=False, max_message_size=LIMIT).feed
+    def wsfast_run(stream: bytes) -> list[Any]:
+        # decode_text=True: each text message's str is made as it is delivered, inside the
+        # timed run; reading it afterwards (``.text``) is an item read, as aiohttp's ``.data``
+        feed = wsfast.Decoder(client=False, max_message_size=LIMIT, decode_text=True).feed
         events: list[Any] = []
-        for c in chunks:
-            events += feed(c)
+        for i in range(0, len(stream), CHUNK):
+            events += feed(stream[i : i + CHUNK])
         return events
 
-    def wsfast_extract(events: list[Any]) -> list[bytes]:
-        return [m.data for m in events]
+    def wsfast_extract(events: list[Any]) -> list[Any]:
+        return [m.text if m.is_text else m.data for m in events]
 
-    def wsfast_text_run(chunks: list[bytes]) -> list[Any]:
-        return [m.text if m.is_text else m.data for m in wsfast_run(chunks)]
+    def wsfast_bytes_run(stream: bytes) -> list[Any]:
+        feed = wsfast.Decoder(client=False, max_message_size=LIMIT).feed
+        events: list[Any] = []
+        for i in range(0, len(stream), CHUNK):
+            events += feed(stream[i : i + CHUNK])
+        return events
+
+    def wsfast_bytes_extract(events: list[Any]) -> list[Any]:
+        return [m.data for m in events]
 
     runners: list[Runner] = [
         ("wsfast", wsfast_run, wsfast_extract),
-        ("wsfast .text", wsfast_text_run, list),
+        ("wsfast bytes", wsfast_bytes_run, wsfast_bytes_extract),
     ]
 
     ws = peers.get("websockets")
@@ -325,11 +336,11 @@ def decode_runners(peers: Peers) -> list[Runner]:
             ws["Opcode"].TEXT,
         )
 
-        def websockets_run(chunks: list[bytes]) -> list[Any]:
+        def websockets_run(stream: bytes) -> list[Any]:
             p = Protocol(Side.SERVER, state=State.OPEN, max_size=LIMIT)
             out: list[Any] = []
-            for c in chunks:
-                p.receive_data(c)
+            for i in range(0, len(stream), CHUNK):
+                p.receive_data(stream[i : i + CHUNK])
                 for f in p.events_received():
                     # its connection layer decodes text frames; that is its UTF-8 check
                     out.append(f.data.decode("utf-8") if f.opcode is TEXT else f.data)
@@ -343,29 +354,33 @@ def decode_runners(peers: Peers) -> list[Runner]:
     if aio:
         Queue, Reader = aio["Queue"], aio["Reader"]
 
-        def aiohttp_run(chunks: list[bytes]) -> Any:
+        def aiohttp_run(stream: bytes, decode_text: bool = True) -> Any:
             queue = Queue(_Protocol(), 2**30, loop=None)
-            feed = Reader(queue, LIMIT, compress=False, decode_text=True).feed_data
-            for c in chunks:
-                feed(c)
+            feed = Reader(queue, LIMIT, compress=False, decode_text=decode_text).feed_data
+            for i in range(0, len(stream), CHUNK):
+                feed(stream[i : i + CHUNK])
             if queue.exception() is not None:
                 raise queue.exception()
             return queue._buffer
+
+        def aiohttp_bytes_run(stream: bytes) -> Any:
+            return aiohttp_run(stream, False)
 
         def aiohttp_extract(buffer: Any) -> list[Any]:
             return [msg.data for msg, _size in buffer]
 
         runners.append(("aiohttp", aiohttp_run, aiohttp_extract))
+        runners.append(("aiohttp bytes", aiohttp_bytes_run, aiohttp_extract))
 
     wp = peers.get("wsproto")
     if wp:
         FrameProtocol = wp["FrameProtocol"]
 
-        def wsproto_run(chunks: list[bytes]) -> list[Any]:
+        def wsproto_run(stream: bytes) -> list[Any]:
             p = FrameProtocol(client=False, extensions=[])
             frames: list[Any] = []
-            for c in chunks:
-                p.receive_bytes(c)
+            for i in range(0, len(stream), CHUNK):
+                p.receive_bytes(stream[i : i + CHUNK])
                 frames.extend(p.received_frames())
             return frames
 
@@ -382,8 +397,10 @@ def decode_runners(peers: Peers) -> list[Runner]:
     return runners
 
 
+CHUNK = 64 * KiB
+
+
 def decode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Workload]:
-    chunk = 1000 if quick else 64 * KiB
     small_total = 6 * KiB if quick else 256 * KiB
     big = 4 * KiB if quick else MiB
     big_count = 2 if quick else 4
@@ -400,36 +417,45 @@ def decode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Work
     for kind, msg_size, count in specs:
         msgs, frames, opcode = _decode_stream(kind, msg_size, count, rng)
         stream = b"".join(frames)
-        chunks = [stream[i : i + chunk] for i in range(0, len(stream), chunk)]
         small = msg_size <= 4096
         what = "binary" if kind == "binary" else f"{kind} text"
         name = f"{len(msgs)} x {size_label(msg_size)} {what}"
         amount = len(msgs) if small else len(msgs) * msg_size
         w = Workload("decode", name, "msg/s" if small else "GB/s", amount)
         w.note = (
-            f"masked client frames fed to a server-side decoder in {size_label(chunk)} chunks;"
-            " each library's path to a validated message: wsfast Message (bytes), wsfast .text"
-            " (then str), websockets Frame + decode as its connection does, aiohttp str"
-            " (decode_text=True), wsproto str"
+            f"masked client frames fed to a server-side decoder in {size_label(CHUNK)} reads,"
+            " each a fresh bytes object; text as str: wsfast decode_text=True and .text,"
+            " websockets Frame + decode as its connection does, aiohttp decode_text=True,"
+            " wsproto str; the 'bytes' columns: text as validated bytes (wsfast Message.data,"
+            " aiohttp decode_text=False), their ratio held to wsfast's bytes"
         )
 
         def check(
-            run: Callable[[list[bytes]], Any],
+            run: Callable[[bytes], Any],
             extract: Callable[[Any], list[Any]],
             msgs: list[bytes] = msgs,
-            chunks: list[bytes] = chunks,
+            stream: bytes = stream,
+            text: bool = opcode == 1,
+            as_str: bool = True,
         ) -> str | None:
-            got = [_as_bytes(x) for x in extract(run(chunks))]
+            raw = extract(run(stream))
+            if text and any(type(x) is not (str if as_str else bytes) for x in raw):
+                return f"text not delivered as {'str' if as_str else 'bytes'}"
+            got = [_as_bytes(x) for x in raw]
             if len(got) != len(msgs):
                 return f"{len(got)} messages instead of {len(msgs)}"
             return _expect(got, msgs, "decoded payloads")
 
         for library, run, extract in runners:
-            if library == "wsfast .text" and opcode != 1:
-                continue
+            if library.endswith(" bytes") and opcode != 1:
+                continue  # binary messages are bytes in every entry
+            as_str = not library.endswith(" bytes")
             w.entries.append(
                 Entry(
-                    library, run, (chunks,), lambda c=check, r=run, e=extract: c(r, e)
+                    library,
+                    run,
+                    (stream,),
+                    lambda c=check, r=run, e=extract, s=as_str: c(r, e, as_str=s),
                 )
             )
         out.append(w)
@@ -443,6 +469,7 @@ def encode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Work
         ("server", "ascii", 125),
         ("server", "cjk", 1000),
         ("server", "cjk", 64 * KiB),
+        ("server", "binary", 64 * KiB),
         ("client", "binary", 125),
         ("client", "binary", big),
     ]
@@ -458,7 +485,11 @@ def encode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Work
         want = [(opcode, _as_bytes(payload))]
         what = "binary, masked" if client else f"{kind} text"
         w = Workload("encode", f"{side} {size_label(n)} {what}", "GB/s", n)
-        w.note = "one message in one frame; client frames get a fresh random key"
+        w.note = (
+            "one message in one frame; client frames get a fresh random key; wsfast parts:"
+            " Encoder.message_parts (header and payload apart, for writelines), aiohttp's"
+            " writer hands its transport the same"
+        )
 
         def check(
             frame: Callable[[], Any],
@@ -479,6 +510,16 @@ def encode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Work
                 lambda c=check, e=enc, p=payload: c(lambda: e.message(p)),
             )
         )
+        if not client:
+            # header and payload apart, for writelines / sendmsg: a bytes payload is not copied
+            w.entries.append(
+                Entry(
+                    "wsfast parts",
+                    enc.message_parts,
+                    (payload,),
+                    lambda c=check, e=enc, p=payload: c(lambda: b"".join(e.message_parts(p))),
+                )
+            )
 
         ws = peers.get("websockets")
         if ws:
