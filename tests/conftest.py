@@ -55,6 +55,7 @@ def _prefer_the_installed_wsfast() -> None:
 _prefer_the_installed_wsfast()
 
 from wsfast import _backend, _pure  # noqa: E402
+
 FORCED = os.environ.get("WSFAST_FORCE_KERNEL") or None
 
 
@@ -91,3 +92,12 @@ def both():
     if NO_C:
         pytest.skip("WSFAST_NO_EXTENSIONS=1: nothing to compare the pure backend with")
     return bound("c"), bound("python")
+
+
+@pytest.fixture
+def patching(api):
+    """``patching(*names)``: wsfast.patch with the backend under test, through a spy that counts
+    the calls into it (``patching.calls``); see tests/integration_traffic.py."""
+    from .integration_traffic import patching_with
+
+    yield from patching_with(api)

@@ -1,5 +1,5 @@
 """websocket-client patched behaves exactly as unpatched: a real client over loopback, talked
-to by a raw server that sends each conversation of test_integrations (valid messages, invalid
+to by a raw server that sends each conversation of tests/integration_traffic.py (valid messages, invalid
 UTF-8 in messages, fragments and close reasons, protocol violations), with and without
 ``skip_utf8_validation``; what the client returns, the errors it raises and the frames it sends
 back are compared.  Its validator and mask are also compared call by call.
@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 
-from .test_integrations import (
+from .integration_traffic import (
     BIG,
     KEY,
     TEXT,
     compare,
     conversations,
     needs,
-    patching,  # noqa: F401  (the fixture)
     server_frames,
 )
 

@@ -23,15 +23,30 @@ def _small_mask() -> Callable[[bytes, bytes], bytes] | None:
     return apply_mask  # type: ignore[no-any-return]
 
 
+# Payloads above this size stay with websockets' own code where its compiled mask was built:
+# in a real server (bench/end_to_end.py, 64 KiB text) taking them over cost more server CPU
+# than it saved (uvicorn with ws="websockets" 70 -> 100 us per message, websockets' own
+# server 0.76-0.94x), though the same frames decode faster in a loop fed by hand.
+LARGE = 8192
+
+
+def _largest() -> int | None:
+    """The largest payload the patched parsers take: ``LARGE`` when websockets' compiled mask
+    is there, no limit (None) when it was not built and its pure-Python mask would run."""
+    return LARGE if _small_mask() is not None else None
+
+
 def _header_reader(
     frames: Any,
 ) -> Callable[[Any, bool, int | None], tuple[Any, int, int] | None]:
     """``header(buf, mask, max_size) -> (opcode, header size, payload length)`` for the frame
     at the start of ``buf`` (a bytearray) when its header is all there and acceptable (a known
-    opcode, the expected masking, a payload within ``max_size``); None otherwise, for the
-    library's own code to wait for the rest or raise its own error."""
+    opcode, the expected masking, a payload within ``max_size``) and the patch takes it (see
+    ``LARGE``); None otherwise, for the library's own code to wait for the rest, raise its own
+    error or read it as it always does."""
     opcodes = {int(op): op for op in frames.Opcode}
     unpack_q = struct.Struct("!Q").unpack_from
+    largest = _largest()
 
     def header(
         buf: Any, mask: bool, max_size: int | None
@@ -48,6 +63,8 @@ def _header_reader(
                 return None
             length = (buf[2] << 8) | buf[3]
         elif length == 127:
+            if largest is not None and largest < 0x10000:  # over it, whatever the length
+                return None
             size += 8
             if n < 10:
                 return None
@@ -58,11 +75,34 @@ def _header_reader(
             or (head2 >> 7) != mask
             or n < size
             or (max_size is not None and length > max_size)
+            or (largest is not None and length > largest)
         ):
             return None
         return opcode, size, length
 
     return header
+
+
+def _decoded(
+    make: Any, opcode: Any, data: bytes, head1: int, extensions: Any, max_size: int | None
+) -> Any:
+    """The frame websockets' parsers return for a payload read: ``make`` (its ``Frame``)
+    with the flags of the first header byte, decoded by the connection's extensions
+    (permessage-deflate) in their order and with ``max_size``, as the originals do, then
+    checked by the frame's own ``check``."""
+    frame = make(
+        opcode,
+        data,
+        bool(head1 & 0x80),
+        bool(head1 & 0x40),
+        bool(head1 & 0x20),
+        bool(head1 & 0x10),
+    )
+    if extensions:
+        for extension in reversed(extensions):
+            frame = extension.decode(frame, max_size=max_size)
+    frame.check()
+    return frame
 
 
 def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
@@ -132,19 +172,7 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
                         yield
                         buf = reader.buffer
                     data = finish()
-                frame = cls(
-                    opcode,
-                    data,
-                    bool(head1 & 0x80),
-                    bool(head1 & 0x40),
-                    bool(head1 & 0x20),
-                    bool(head1 & 0x10),
-                )
-                if extensions:  # permessage-deflate: its own decode, in its order
-                    for extension in reversed(extensions):
-                        frame = extension.decode(frame, max_size=max_size)
-                frame.check()
-                return frame
+                return _decoded(cls, opcode, data, head1, extensions, max_size)
         return (
             yield from parse0(
                 cls, read_exact, mask=mask, max_size=max_size, extensions=extensions
@@ -204,18 +232,9 @@ def _legacy_read(framing: Any, frames: Any, api: Any) -> classmethod:
                             data = bytes(buf[size:end])
                         del buf[:end]
                         stream._maybe_resume_transport()
-                        frame = new_frame(
-                            opcode,
-                            data,
-                            bool(head1 & 0x80),
-                            bool(head1 & 0x40),
-                            bool(head1 & 0x20),
-                            bool(head1 & 0x10),
+                        frame = _decoded(
+                            new_frame, opcode, data, head1, extensions, max_size
                         )
-                        if extensions:  # permessage-deflate: its own decode, in its order
-                            for extension in reversed(extensions):
-                                frame = extension.decode(frame, max_size=max_size)
-                        frame.check()
                         return cls(
                             frame.fin,
                             frame.opcode,

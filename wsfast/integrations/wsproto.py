@@ -32,6 +32,20 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
     # first header bytes of a final frame without reserved bits, by opcode
     single_frame_opcodes = {0x80 | op: op for op in Opcode if op != Opcode.CONTINUATION}
     RsvBits, CloseReason = fp.RsvBits, fp.CloseReason
+    # first header bytes of a final, compressed (RSV1) text or binary frame
+    compressed_opcodes = {0xC0 | op: op for op in (Opcode.TEXT, Opcode.BINARY)}
+    from wsproto import extensions as wsproto_extensions
+
+    PerMessageDeflate = wsproto_extensions.PerMessageDeflate
+    decompressobj = wsproto_extensions.zlib.decompressobj
+    zlib_error = wsproto_extensions.zlib.error
+    # the state _inflated keeps as wsproto's does: where it is not there (another wsproto),
+    # compressed frames take wsproto's calls
+    probe = PerMessageDeflate()
+    pmd_known = all(
+        hasattr(probe, name)
+        for name in ("_inbound_compressed", "_inbound_is_compressible", "_decompressor")
+    )
     no_rsv = RsvBits(False, False, False)
     text = Opcode.TEXT
     unpack_q = struct.Struct("!Q").unpack_from
@@ -60,8 +74,16 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
         # made each frame cost a copy of everything behind it.
         def __init__(self, client: bool, extensions: Any = None) -> None:
             super().__init__(client, extensions)
-            # 0x100 never matches a mask bit: with an extension, no frame skips its calls
-            self._mask_bit = 0x100 if self.extensions else 0 if client else 0x80
+            self._mask_bit = 0 if client else 0x80
+            exts = self.extensions
+            # whole frames skip the decoder's state with no extension, or with wsproto's own
+            # permessage-deflate alone (its calls done here, see _inflated_frame)
+            self._plain = not exts
+            self._pmd = (
+                exts[0]
+                if pmd_known and len(exts) == 1 and type(exts[0]) is PerMessageDeflate
+                else None
+            )
             self._data: bytes | bytearray = b""
             self._pos = 0
 
@@ -147,13 +169,21 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
             return done
 
         def process_buffer(self) -> Any:
-            if self.header is None:
+            pmd = self._pmd
+            if self.header is None and (
+                self._plain or (pmd is not None and pmd._inbound_compressed is None)
+            ):
                 # The common case, a whole unfragmented frame already received: one frame
                 # out, no decoder state touched.
                 d, p = self._data, self._pos
                 avail = len(d) - p
                 if avail >= 2:
-                    opcode = single_frame_opcodes.get(d[p])
+                    b0 = d[p]
+                    opcode = single_frame_opcodes.get(b0)
+                    compressed = False
+                    if opcode is None and pmd is not None:
+                        opcode = compressed_opcodes.get(b0)
+                        compressed = True
                     b1 = d[p + 1]
                     if opcode is not None and b1 & 0x80 == self._mask_bit:
                         length = b1 & 0x7F
@@ -180,6 +210,11 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
                                 )
                             else:
                                 payload = bytes(d[start:end])
+                            if pmd is not None:
+                                if compressed:
+                                    payload = self._inflated(pmd, payload)
+                                else:  # what its calls leave behind for this frame
+                                    pmd._inbound_is_compressible = opcode < 8
                             return Frame(opcode, payload, True, True)
             if not self.header and not self.parse_header():
                 return None
@@ -219,6 +254,36 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
             else:
                 self.effective_opcode = Opcode.CONTINUATION
             return frame
+
+        def _inflated(self, pmd: Any, data: bytes) -> bytes:
+            # What wsproto's PerMessageDeflate does, call by call, with one compressed text or
+            # binary frame that is a whole message, arriving while no message is open: its
+            # header call (compressed, a decompressor made with the peer's window bits if
+            # there is none), its payload call and its end-of-message call, with the same
+            # decompressor, the same order and the same errors.
+            pmd._inbound_is_compressible = True
+            pmd._inbound_compressed = True
+            z = pmd._decompressor
+            if z is None:
+                bits = pmd.server_max_window_bits if self.client else pmd.client_max_window_bits
+                z = pmd._decompressor = decompressobj(-int(bits))
+            try:
+                out = z.decompress(data)
+            except zlib_error:
+                raise ParseFailed("error in extension", invalid_data) from None
+            try:
+                tail = z.decompress(b"\x00\x00\xff\xff")
+                tail += z.flush()
+            except zlib_error:
+                raise ParseFailed("error in extension", invalid_data) from None
+            if (
+                pmd.server_no_context_takeover
+                if self.client
+                else pmd.client_no_context_takeover
+            ):
+                pmd._decompressor = None
+            pmd._inbound_compressed = None
+            return out + tail
 
         def _through_extensions(self, payload: Any, finished: bool, fin: bool) -> Any:
             # wsproto's calls, in its order and with its errors: each extension gets the
