@@ -1261,7 +1261,8 @@ static int continue_frame(wsfast_decoder *d, call *c)
     /* It completes here: what was kept and the rest go into the space, for the layout. */
     if (d->frame_length > c->s->capacity)
         return want(c, WSFAST_F_WANT_SPACE, d->frame_length);
-    memcpy(c->space, d->keep, (size_t)kept);
+    if (kept > 0)  /* (a frame whose header ended its input has no keep buffer yet) */
+        memcpy(c->space, d->keep, (size_t)kept);
     if (take_payload(d, c->input + c->pos, c->space + kept, rest) != 0)
         return STEP_ERROR;
     c->pos += (size_t)rest;
