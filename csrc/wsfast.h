@@ -41,6 +41,10 @@
 #define WSFAST_E_CLOSE_CODE -15            /* value: the code */
 #define WSFAST_E_CLOSE_UTF8 -16            /* position: index in the reason */
 #define WSFAST_E_AFTER_CLOSE -17           /* bytes after a close frame */
+#define WSFAST_E_INTERRUPTED -18           /* set by the caller, never by wsfast_decode: a call
+                                            * that returned WSFAST_AGAIN was not repeated (an
+                                            * exception), so the bytes it had not consumed
+                                            * are lost to the decoder */
 
 /* Decoder configuration flags. */
 #define WSFAST_CLIENT 1          /* we are the client: frames must not be masked */

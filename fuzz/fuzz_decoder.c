@@ -54,7 +54,8 @@ typedef struct {
     uint64_t sink_min, sink_max;
     size_t space;        /* the scratch space the chunked run starts with */
     int refuse_sinks;    /* answer a sink request with none: the frame is then kept */
-    int keep_whole;      /* keep buffers of the frame's whole length, not only what is asked */
+    int keep_whole;      /* keep buffers of the frame's whole length (up to 1 MiB), not only
+                          * what is asked */
 } config_t;
 
 /* One decoder, the scratch it is called with, and the buffers the harness has handed it, each
@@ -425,7 +426,10 @@ static int feed(run_t *R, const uint8_t *input, size_t len, result_t *r, wire_t 
                 d->sink = R->sink;
             }
         } else if (wants == WSFAST_F_WANT_ROOM) {
-            uint64_t capacity = R->c->keep_whole ? d->frame_length : s->want;
+            /* the whole frame only up to a bound, as _cbackend.py (a bare header must not
+             * make us allocate what it declares) */
+            uint64_t capacity =
+                R->c->keep_whole && d->frame_length <= (1 << 20) ? d->frame_length : s->want;
             uint8_t *buffer;
             CHECK(d->frame_open && d->sink == NULL);
             CHECK(s->want > d->keep_capacity && s->want < d->frame_length);

@@ -40,7 +40,8 @@ class Scratch:
         """The batch's payloads read the way the wrapper reads them, through the layout."""
         from wsfast._wsfast import ffi  # type: ignore[import-not-found]
 
-        layout = bytes(self.block[ffi.offsetof("wsfast_scratch", "layout") :][: self.s.layout_size])
+        at = ffi.offsetof("wsfast_scratch", "layout")
+        layout = bytes(self.block[at : at + self.s.layout_size])
         return list(struct.unpack_from(layout, self.block, ffi.sizeof("wsfast_scratch")))
 
     def intact(self) -> bool:
@@ -155,7 +156,9 @@ def test_decoders_sharing_one_scratch_give_what_each_gives_alone():
                 lib.wsfast_keep(d, ffi.from_buffer(keeps[-1]), d.frame_length)
 
     streams = {tag: frames(tag) for tag in (b"a", b"b")}
-    reads = {tag: [data[i : i + 97] for i in range(0, len(data), 97)] for tag, data in streams.items()}
+    reads = {
+        tag: [data[i : i + 97] for i in range(0, len(data), 97)] for tag, data in streams.items()
+    }
     alone = {}
     for tag in streams:
         d, s = new_decoder(), Scratch(1500)
@@ -169,3 +172,26 @@ def test_decoders_sharing_one_scratch_give_what_each_gives_alone():
     assert together == alone
     assert shared.intact() and all(untouched(k, len(k) - EXTRA) for k in keeps)
     assert alone[b"a"] == [b"a" * n for n in (3, 200, 0, 70, 1000, 5)]
+
+
+def test_an_interrupted_feed_stops_the_decoder(monkeypatch):
+    """An exception between a call that stopped early and its repeat (here a sink that cannot
+    be allocated) loses the bytes the call had not consumed: later feeds must refuse to go on
+    with the bytes after them, with a clear error, instead of decoding a stream with a hole."""
+    import wsfast
+    from wsfast import _cbackend
+
+    d = wsfast.Decoder()
+    big = bytes([0x82, 0xFF]) + (200_000).to_bytes(8, "big") + b"abcd" + b"\0" * 1000
+
+    def no_memory(_ptr, _size):
+        raise MemoryError
+
+    monkeypatch.setattr(_cbackend, "_bytes_new", no_memory)
+    with pytest.raises(MemoryError):
+        d.feed(big)
+    monkeypatch.undo()
+    for _ in range(2):
+        with pytest.raises(wsfast.ProtocolError, match="interrupted") as e:
+            d.feed(b"\0" * 100)
+        assert e.value.code == 1011

@@ -16,6 +16,7 @@ from . import _codes as C
 from . import _pure
 from ._common import check_mask, phase_of, readable
 from ._version import __version__
+from .errors import ProtocolError
 from ._wsfast import ffi, lib  # type: ignore[import-not-found]
 
 # A compiled module left from another version (an old in-place build, a half-done upgrade) may
@@ -205,6 +206,7 @@ def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | N
 _RECORD = struct.Struct("=QQII")
 _decode = lib.wsfast_decode
 _AGAIN = lib.WSFAST_AGAIN
+_INTERRUPTED = lib.WSFAST_E_INTERRUPTED
 _COUNT = _AGAIN - 1  # rc & _COUNT: the records of a call that returned rc >= 0
 # Scratch space: room for the payloads of a 64 KiB read's complete frames plus a frame
 # left from the read before it.  A call whose frames do not all fit stops and is called again.
@@ -336,57 +338,70 @@ class Scanner:
             _give(scratch)
             return []  # nothing complete, nothing asked for (a frame still arriving)
         batches = []
-        while True:
-            if rc >= 0:
-                count = rc & _COUNT
-            else:
-                count = -rc - 16
-                if self.error is None:
-                    self.error = (d.error, d.error_value, d.error_position)
-            want, first, size, same, flags = _SUMMARY.unpack_from(raw)
-            if count:
-                # Every payload of the batch copied once, from the scratch space into its bytes
-                # object: one slice for a batch of one (one message per read, the usual case on
-                # a live connection), else one struct call over the layout C wrote.
-                if count == 1 and not flags & _SINK_RECORD:
-                    payloads: Any = (raw[_SPACE_AT : _SPACE_AT + first],)
+        try:
+            while True:
+                if rc >= 0:
+                    count = rc & _COUNT
                 else:
-                    payloads = _layout(raw[_LAYOUT_AT : _LAYOUT_AT + size]).unpack_from(
-                        raw, _SPACE_AT
+                    count = -rc - 16
+                    if d.error == _INTERRUPTED:
+                        raise ProtocolError(
+                            "decoder stopped: an earlier feed was interrupted by an exception",
+                            1011,
+                        )
+                    if self.error is None:
+                        self.error = (d.error, d.error_value, d.error_position)
+                want, first, size, same, flags = _SUMMARY.unpack_from(raw)
+                if count:
+                    # Every payload of the batch copied once, from the scratch space into its
+                    # bytes object: one slice for a batch of one (one message per read, the
+                    # usual case on a live connection), else one struct call over the layout.
+                    if count == 1 and not flags & _SINK_RECORD:
+                        payloads: Any = (raw[_SPACE_AT : _SPACE_AT + first],)
+                    else:
+                        payloads = _layout(raw[_LAYOUT_AT : _LAYOUT_AT + size]).unpack_from(
+                            raw, _SPACE_AT
+                        )
+                        if flags & _SINK_RECORD:
+                            payloads = (self._sink_payload(), *payloads)
+                    records = (
+                        None
+                        if same in _UNIFORM
+                        else _RECORD.iter_unpack(raw[_RECORDS_AT : _RECORDS_AT + count * 24])
                     )
-                    if flags & _SINK_RECORD:
-                        payloads = (self._sink_payload(), *payloads)
-                records = (
-                    None
-                    if same in _UNIFORM
-                    else _RECORD.iter_unpack(raw[_RECORDS_AT : _RECORDS_AT + count * 24])
-                )
-                batches.append((same, payloads, records))
-            if flags & _RELEASED:
-                self._keep = None
-            if rc < _AGAIN:
-                _give(scratch)
-                if rc < 0:
-                    self._keep = self._sink = None  # the decoder is stopped for good
-                return batches
-            # Stopped early: serve what it asks for (or nothing: the records or the space filled
-            # up), then go on from where it stopped.
-            if flags & _WANT_SINK:
-                # A large frame has opened: its payload goes into the object the user gets.
-                target = _bytes_new(None, want)
-                self._sink = (target, ffi.from_buffer("uint8_t[]", target))
-                d.sink = self._sink[1]
-            elif flags & _WANT_ROOM:
-                self._room(want)
-            elif flags & _WANT_SPACE:
-                # A complete frame larger than the space: a larger one, which goes back to the
-                # pool in place of the small one unless it is very large (then it is this
-                # call's alone, freed when it returns).
-                bigger = _new_scratch(max(want, 2 * s.capacity))
-                if want <= _SHRINK_ABOVE:
-                    scratch = bigger
-                s, raw, block = bigger
-            rc = _decode(d, s, src, len(data))
+                    batches.append((same, payloads, records))
+                if flags & _RELEASED:
+                    self._keep = None
+                if rc < _AGAIN:
+                    _give(scratch)
+                    if rc < 0:
+                        self._keep = self._sink = None  # the decoder is stopped for good
+                    return batches
+                # Stopped early: serve what it asks for (or nothing: the records or the space
+                # filled up), then go on from where it stopped.
+                if flags & _WANT_SINK:
+                    # A large frame has opened: its payload goes into the object the user gets
+                    target = _bytes_new(None, want)
+                    self._sink = (target, ffi.from_buffer("uint8_t[]", target))
+                    d.sink = self._sink[1]
+                elif flags & _WANT_ROOM:
+                    self._room(want)
+                elif flags & _WANT_SPACE:
+                    # A complete frame larger than the space: a larger one, which goes back to
+                    # the pool in place of the small one unless it is very large (then it is
+                    # this call's alone, freed when it returns).
+                    bigger = _new_scratch(max(want, 2 * s.capacity))
+                    if want <= _SHRINK_ABOVE:
+                        scratch = bigger
+                    s, raw, block = bigger
+                rc = _decode(d, s, src, len(data))
+        except BaseException:
+            if rc >= _AGAIN:
+                # The call owed a repeat with this input will not get it: the bytes it had not
+                # consumed are lost, so the decoder must not go on with the next ones.
+                d.error = _INTERRUPTED
+                self._keep = self._sink = None
+            raise
 
     def _sink_payload(self) -> bytes:
         """The large frame just completed in its sink."""
