@@ -210,15 +210,20 @@ int wsfast_parse_header(const uint8_t *data, size_t len, int strict, wsfast_head
 size_t wsfast_build_header(uint8_t *out, int fin, int rsv, int opcode, uint64_t length,
                            const uint8_t *mask);
 
+/* A client frame: header (first byte `first`), mask key and payload[0:length] masked, into out
+ * (room for length + 14); returns its size.  Twin: _pure.client_frame. */
+size_t wsfast_client_frame(uint8_t *out, int first, const uint8_t *payload, uint64_t length,
+                           const uint8_t *mask);
+
 /* Decode input[d->skip:len] (the bytes received, after what earlier calls kept): validate
  * headers, unmask payloads, validate text, and fill s->records with every frame completed.
  * Keeps what is left over (a partial frame) in d.  Returns the number of records, plus
  * WSFAST_AGAIN when the call stopped early and must be called again with the same input (and
  * the same or another scratch) once the caller has read the records and served what the
  * flags ask for: a sink, room in d->keep (see wsfast_keep), a larger space, or nothing (the
- * records or the space filled up).  On a violation it
- * returns -(16 + records before it) and leaves the error in d->error, where it stays: every
- * later call returns -16.  Twin: _pure.Scanner. */
+ * records or the space filled up).  On a violation it returns -(16 + records before it)
+ * and leaves the error in d->error, where it stays: every later call returns -16.
+ * Twin: _pure.Scanner. */
 int wsfast_decode(wsfast_decoder *d, wsfast_scratch *s, const uint8_t *input, size_t len);
 
 /* Give d the keep buffer `buffer` of `capacity` bytes, moving what it keeps into it (the old

@@ -6,8 +6,9 @@ It echoes every message (text stays text), answers pings, completes the closing 
 and, when the peer breaks the protocol, sends the close code the error carries.  The HTTP
 request is parsed by the standard library (``http.server``), the upgrade checked by
 ``wsfast.accept_request``.  ``--port 0`` picks a free port; the first line printed names it.
-``--verbose`` prints a line per connection: the extensions the client offered (all declined:
-wsfast has no compression yet) and how the connection ended.
+It accepts permessage-deflate (RFC 7692) when the client offers it, with wsfast's default
+policy; ``--no-deflate`` declines every extension instead.  ``--verbose`` prints a line per
+connection: the extensions offered and agreed, and how the connection ended.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import wsfast
 MAX_MESSAGE_SIZE = 64 * 2**20  # Autobahn sends messages up to 16 MiB
 STREAM_LIMIT = 2**20  # largest request head; also the read buffer size
 VERBOSE = False
+# what the server accepts: permessage-deflate with the default policy, or nothing
+EXTENSIONS: list[wsfast.PerMessageDeflate] = [wsfast.PerMessageDeflate()]
 
 
 def _log(writer: asyncio.StreamWriter, what: str) -> None:
@@ -72,38 +75,43 @@ def _refusal(status: str, message: str) -> bytes:
 
 async def _handshake(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> bool:
+) -> wsfast.HandshakeResponse | None:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-        return False
+        return None
     request = _RequestHead(head)
     if not request.parsed:
         code, message = request.error or (400, "bad request")
         writer.write(_refusal(f"{code} {request.responses[code][0]}", message))
-        return False
+        return None
     try:
         response = wsfast.accept_request(
-            request.command, request.request_version, request.headers.items()
+            request.command,
+            request.request_version,
+            request.headers.items(),
+            extensions=EXTENSIONS,
         )
     except wsfast.HandshakeError as exc:
         writer.write(_refusal("400 Bad Request", str(exc)))
-        return False
+        return None
     writer.write(_http_response("101 Switching Protocols", response.headers))
-    # an offered extension is declined by leaving it out of the response (RFC 6455 9.1)
-    offered = request.headers.get_all("Sec-WebSocket-Extensions") or []
-    declined = (
-        f"extensions offered and declined: {', '.join(offered)}"
-        if offered
-        else "no extensions"
+    # an offer not accepted is declined by leaving it out of the response (RFC 6455 9.1)
+    offered = ", ".join(request.headers.get_all("Sec-WebSocket-Extensions") or []) or "none"
+    agreed = dict(response.headers).get("Sec-WebSocket-Extensions", "none")
+    _log(writer, f"open {request.path}; extensions offered: {offered}; agreed: {agreed}")
+    return response
+
+
+async def _echo(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    response: wsfast.HandshakeResponse,
+) -> None:
+    decoder = wsfast.Decoder(
+        client=False, max_message_size=MAX_MESSAGE_SIZE, extensions=response.extensions
     )
-    _log(writer, f"open {request.path}; {declined}")
-    return True
-
-
-async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    decoder = wsfast.Decoder(client=False, max_message_size=MAX_MESSAGE_SIZE)
-    encoder = wsfast.Encoder(client=False)
+    encoder = wsfast.Encoder(client=False, extensions=response.extensions)
     while True:
         chunk = await reader.read(STREAM_LIMIT)
         if not chunk:
@@ -116,8 +124,10 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             events, error = getattr(exc, "events", []), exc
         for event in events:
             if isinstance(event, wsfast.Message):
-                writer.write(
-                    encoder.message(event.text if event.is_text else event.data)
+                # header and payload handed over apart (writelines): a large binary payload
+                # is not copied into its frame
+                writer.writelines(
+                    encoder.message_parts(event.text if event.is_text else event.data)
                 )
             elif isinstance(event, wsfast.Ping):
                 writer.write(encoder.pong(event.payload))
@@ -139,8 +149,9 @@ async def serve_connection(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     try:
-        if await _handshake(reader, writer):
-            await _echo(reader, writer)
+        response = await _handshake(reader, writer)
+        if response is not None:
+            await _echo(reader, writer, response)
         else:
             await writer.drain()
     except ConnectionError:
@@ -175,8 +186,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--verbose", action="store_true", help="a line per connection event"
     )
+    parser.add_argument(
+        "--no-deflate", action="store_true", help="decline permessage-deflate offers"
+    )
     args = parser.parse_args()
     VERBOSE = args.verbose
+    if args.no_deflate:
+        EXTENSIONS = []
     try:
         asyncio.run(main(args.host, args.port))
     except KeyboardInterrupt:

@@ -4,7 +4,9 @@
     (or: fuzz/run.sh run atheris N)
 
 Input: byte 0 configures (bit 0 client, bit 1 strict, bits 2-3 max_frame_size, bits 4-5
-max_message_size, bits 6-7 the chunking), the rest is the byte stream received.  For every
+max_message_size, bits 6-7 the chunking), the rest is the byte stream received; a quarter of
+the inputs (chosen by the stream's CRC) are decoded with permessage-deflate agreed, so RSV1
+frames are inflated (context kept, or reset per message, by the CRC too).  For every
 input, on the C backend (under kernels chosen from the input: scalar, SSE2, AVX2 or NEON):
   - Decoder fed in chunks and fed whole give the same events and, on a violation, the same
     exception type, message, close code, UTF-8 position and events before it (``exc.events``);
@@ -25,6 +27,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import zlib
 
 import atheris
 
@@ -42,6 +45,15 @@ PY = _backend.bind(_pure)
 FRAME_LIMITS = (None, 0, 125, 1000)
 MESSAGE_LIMITS = (16 * 2**20, 0, 200, 70000)
 CODES = {1002, 1007, 1009}
+DEFLATE = (
+    wsfast.PerMessageDeflate(server_max_window_bits=15, client_max_window_bits=15),
+    wsfast.PerMessageDeflate(
+        server_no_context_takeover=True,
+        client_no_context_takeover=True,
+        server_max_window_bits=9,
+        client_max_window_bits=9,
+    ),
+)
 
 
 def describe(exc: BaseException) -> tuple:
@@ -123,6 +135,9 @@ def TestOneInput(data: bytes) -> None:
         "max_frame_size": FRAME_LIMITS[(config >> 2) & 3],
         "max_message_size": MESSAGE_LIMITS[(config >> 4) & 3],
     }
+    crc = zlib.crc32(stream)
+    if crc & 3 == 0:
+        options["extensions"] = [DEFLATE[(crc >> 2) & 1]]
     # the chunked run and the whole run under two kernels picked by the input's length: every
     # SIMD kernel is held to the others (and to the pure twin with WSFAST_FUZZ_DIFF=1)
     CBACKEND.use_kernel(KERNELS[len(stream) % len(KERNELS)])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The tests' hand-built frames (tests/framing.py), with the key of RFC 6455 5.7.
@@ -149,11 +150,43 @@ def mask_seeds() -> list[bytes]:
     ]
 
 
+def compressed_stream(masked: bool) -> bytes:
+    """Compressed messages (RFC 7692): whole, fragmented, an empty one, one ending in a final
+    block, between plain frames; a stream the atheris harness decodes with the extension
+    agreed once its CRC says so (see deflate_seed)."""
+    key = KEY if masked else None
+    c = zlib.compressobj(6, zlib.DEFLATED, -9)
+    out = b""
+    for text in (b"hello hello hello", "\u00e9t\u00e9 \u6f22\u5b57".encode() * 4, b""):
+        payload = (c.compress(text) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        out += frame(1, payload, mask=key, rsv=0x40)
+    payload = (c.compress(b"fragmented " * 10) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    out += frame(2, payload[:5], fin=False, mask=key, rsv=0x40)
+    out += frame(9, b"between", mask=key) + frame(0, payload[5:], mask=key)
+    final = zlib.compressobj(6, zlib.DEFLATED, -9)
+    out += frame(1, final.compress(b"last") + final.flush(zlib.Z_FINISH), mask=key, rsv=0x40)
+    return out + frame(1, b"plain", mask=key)
+
+
+def deflate_seed(config: int, stream: bytes) -> bytes:
+    """An atheris input whose stream the harness decodes with permessage-deflate agreed: a
+    padding ping's payload is varied until the stream's CRC has its low two bits clear."""
+    key = None if config & 1 else KEY
+    for n in range(1000):
+        candidate = stream + frame(9, n.to_bytes(2, "big"), mask=key)
+        if zlib.crc32(candidate) & 3 == 0:
+            return bytes([config]) + candidate
+    raise AssertionError("no padding found")  # pragma: no cover - 1 in 4 try succeeds
+
+
 def atheris_seeds() -> list[bytes]:
     # the atheris harness reads one configuration byte, then the stream
     seeds = []
     for seed in decoder_seeds():
         seeds.append(seed[:1] + seed[3:])
+    for client in (0, 1):
+        for chunking in (0, 0x40, 0x80):
+            seeds.append(deflate_seed(client | 2 | chunking, compressed_stream(not client)))
     return seeds
 
 

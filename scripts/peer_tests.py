@@ -10,7 +10,10 @@ Suites come from where each peer publishes them:
   (gitignored) and reused on later runs;
 - tornado: ``tornado.test.websocket_test``, shipped in the package, run through tornado's own
   runner (plain unittest trips over its log checks);
-- autobahn: ``autobahn.websocket.test``, shipped in the package, under pytest with asyncio.
+- autobahn: ``autobahn.websocket.test``, shipped in the package, under pytest with asyncio;
+- websocket-client: ``websocket.tests``, shipped in the package, under pytest, with its local
+  echo server (``websocket/tests/echo-server.py``, on a free loopback port given to both in
+  ``LOCAL_WS_SERVER_PORT``) started for the tests that need one; its internet tests skip.
 websockets, aiohttp and ws4py do not publish theirs on PyPI in a runnable form; the project's
 tests/test_integrations*.py drive them end to end instead.
 
@@ -23,16 +26,21 @@ Exit status: 0 when every selected suite passed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import tarfile
+import time
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".peer-tests"
-SUITES = ("wsproto", "tornado", "autobahn")
+SUITES = ("wsproto", "tornado", "autobahn", "websocket-client")
 
 # Run in the child before the suite: patch, then prove the patch is in place.
 PATCH_AND_CHECK = """
@@ -98,7 +106,35 @@ def command(name: str) -> tuple[list[str], Path]:
     if name == "autobahn":
         return [py, "-m", "pytest", "-q", "-p", "wsfast_peer_plugin", "-p", "no:cacheprovider",
                 "--pyargs", "autobahn.websocket.test"], ROOT
+    if name == "websocket-client":
+        return [py, "-m", "pytest", "-q", "-p", "wsfast_peer_plugin", "-p", "no:cacheprovider",
+                "--pyargs", "websocket.tests"], ROOT
     raise ValueError(f"no published test suite for {name!r}")
+
+
+@contextlib.contextmanager
+def echo_server(env: dict[str, str]) -> Iterator[None]:
+    """websocket-client's own echo server, on a free loopback port put in ``env``
+    (``LOCAL_WS_SERVER_PORT``), for as long as its suite runs."""
+    spec = importlib.util.find_spec("websocket")
+    assert spec is not None and spec.submodule_search_locations
+    script = Path(next(iter(spec.submodule_search_locations))) / "tests" / "echo-server.py"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env["LOCAL_WS_SERVER_PORT"] = str(port)
+    server = subprocess.Popen([sys.executable, str(script)], env=env)
+    try:
+        for _ in range(200):  # up to 10 s for it to listen
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.05):
+                break
+            if server.poll() is not None:
+                raise RuntimeError(f"{script} exited with status {server.returncode}")
+            time.sleep(0.05)
+        yield
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def run(name: str, patched: bool) -> int:
@@ -116,7 +152,9 @@ def run(name: str, patched: bool) -> int:
     if name == "autobahn":
         env.setdefault("USE_ASYNCIO", "1")
     print(f"== {name} {version(name)} ({'patched' if patched else 'unpatched'})", flush=True)
-    return subprocess.run(argv, cwd=cwd, env=env).returncode
+    server = echo_server(env) if name == "websocket-client" else contextlib.nullcontext()
+    with server:
+        return subprocess.run(argv, cwd=cwd, env=env).returncode
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,12 +10,51 @@ the pure twin); ``WSFAST_FORCE_KERNEL`` narrows them to that one kernel.
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from importlib.machinery import EXTENSION_SUFFIXES, PathFinder
+from pathlib import Path
 
 import pytest
 
-from wsfast import _backend, _pure
-
 NO_C = os.environ.get("WSFAST_NO_EXTENSIONS") == "1"
+
+
+def _has_c(package: Path) -> bool:
+    return any((package / f"_wsfast{suffix}").exists() for suffix in EXTENSION_SUFFIXES)
+
+
+def _prefer_the_installed_wsfast() -> None:
+    """After ``pip install .`` (not ``-e``), the checkout's ``wsfast/`` (on sys.path first, as
+    the tests' root) has no compiled backend, the installed copy has: test that one.  With no
+    compiled copy anywhere, stop with what to do instead of an import error in a fixture."""
+    root = Path(__file__).resolve().parent.parent
+    if NO_C or "wsfast" in sys.modules or not (root / "wsfast").is_dir():
+        return
+    if _has_c(root / "wsfast"):
+        return
+    elsewhere = [p for p in sys.path if Path(p or ".").resolve() != root]
+    spec = PathFinder.find_spec("wsfast", elsewhere)
+    if spec is not None and spec.origin and _has_c(Path(spec.origin).parent):
+        # the checkout stays importable (for ``tests``), behind the installed wsfast; the
+        # pythons the tests start do not put their working directory (often the checkout)
+        # first either (PYTHONSAFEPATH, Python 3.11+)
+        sys.path[:] = elsewhere + [str(root)]
+        os.environ["PYTHONSAFEPATH"] = "1"
+        if sys.version_info < (3, 11):  # no PYTHONSAFEPATH: start them elsewhere
+            os.chdir(tempfile.mkdtemp(prefix="wsfast-tests-"))
+        return
+    pytest.exit(
+        "this checkout's wsfast has no compiled C backend and no installed wsfast has one:"
+        " run `pip install -e '.[test]'` here (or WSFAST_NO_EXTENSIONS=1 to test the pure"
+        " backend)",
+        returncode=4,
+    )
+
+
+_prefer_the_installed_wsfast()
+
+from wsfast import _backend, _pure  # noqa: E402
 FORCED = os.environ.get("WSFAST_FORCE_KERNEL") or None
 
 

@@ -221,9 +221,11 @@ def test_rsv_bits_without_an_extension_are_1002(api, rsv, name):
     assert str(info.value) == f"reserved bits {name} set without an extension"
 
 
-def test_extensions_are_not_supported_yet(api):
-    with pytest.raises(ValueError):
+def test_an_extension_other_than_permessage_deflate_is_refused(api):
+    with pytest.raises(TypeError, match="unsupported extension"):
         api.Decoder(extensions=[object()])
+    with pytest.raises(TypeError, match="unsupported extension"):
+        api.Encoder(extensions=["permessage-deflate"])
 
 
 # --- limits ----------------------------------------------------------------------------------------

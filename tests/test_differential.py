@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import os
 import struct
+import zlib
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from wsfast import Close, Message, Ping, Pong, ProtocolError
+from wsfast import Close, Message, PerMessageDeflate, Ping, Pong, ProtocolError
 
 LONG = os.environ.get("WSFAST_LONG") == "1"
 POISON = 0xEE
@@ -489,3 +490,65 @@ def test_utf8_validation_agrees_whole_and_in_pieces(both, data, cuts):
             v.reset()
         results.append(steps)
     assert results[0] == results[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# permessage-deflate: compressed conversations
+# ---------------------------------------------------------------------------------------------
+
+DEFLATE_AGREEMENTS = [
+    PerMessageDeflate(server_max_window_bits=15, client_max_window_bits=15),
+    PerMessageDeflate(client_no_context_takeover=True, server_no_context_takeover=True,
+                      client_max_window_bits=9, server_max_window_bits=9),
+]
+compressible_text = st.one_of(
+    st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),  # some invalid
+    st.sampled_from([b"abc" * 100, "\u00e9\u6f22\U0001f600".encode() * 50, b"", b"\xff\xfe"]),
+)
+
+
+@st.composite
+def compressed_conversation(draw: Any) -> list[tuple]:
+    """(opcode, payload, fin, rsv1) frames: messages compressed on one context (or each on its
+    own), split into fragments, controls between them, some sent uncompressed."""
+    c = zlib.compressobj(draw(st.sampled_from([1, 6, 9])), zlib.DEFLATED, -9)
+    frames: list[tuple] = []
+    for _ in range(draw(st.integers(1, 6))):
+        data = draw(compressible_text)
+        opcode = draw(st.sampled_from([1, 2]))
+        compressed = draw(st.integers(0, 4)) > 0
+        flush = zlib.Z_FINISH if draw(st.integers(0, 9)) == 0 else zlib.Z_SYNC_FLUSH
+        payload = c.compress(data) + c.flush(flush) if compressed else data
+        if compressed and flush == zlib.Z_SYNC_FLUSH:
+            payload = payload[:-4]
+        if flush == zlib.Z_FINISH:
+            c = zlib.compressobj(6, zlib.DEFLATED, -9)
+        size = draw(st.integers(1, max(1, len(payload))))
+        pieces = [payload[i : i + size] for i in range(0, len(payload), size)] or [b""]
+        for i, piece in enumerate(pieces):
+            frames.append((opcode if i == 0 else 0, piece, i == len(pieces) - 1,
+                           compressed and i == 0))
+            if draw(st.integers(0, 5)) == 0:
+                frames.append((9, b"ping", True, False))
+    return frames
+
+
+@budget(200)
+@given(
+    frames=compressed_conversation(),
+    agreed=st.sampled_from(DEFLATE_AGREEMENTS),
+    limit=st.sampled_from([None, 0, 1, 299, 300, 301, 16 * 2**20]),
+    key=st.binary(min_size=4, max_size=4),
+    mutations=st.lists(mutation, max_size=2),
+    c_chunking=chunkings,
+    py_chunking=chunkings,
+)
+def test_decoders_agree_on_compressed_conversations(
+    both, frames, agreed, limit, key, mutations, c_chunking, py_chunking
+):
+    c, py = both
+    data = mutate(build(frames, [key], py), mutations)
+    options = {"client": False, "max_message_size": limit, "extensions": [agreed]}
+    assert decode(c, data, cuts_for(c_chunking, len(data)), options) == decode(
+        py, data, cuts_for(py_chunking, len(data)), options
+    )

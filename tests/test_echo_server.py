@@ -1,7 +1,7 @@
 """examples/echo_server.py over a real socket: handshake, echo, ping, closing handshake, errors.
 
 Autobahn (tests/test_autobahn.py) covers the protocol in depth; these check the edges it does
-not: refused handshakes and a declined permessage-deflate offer.
+not: refused handshakes, permessage-deflate accepted by default and declined with --no-deflate.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def receive_all(reader, decoder: wsfast.Decoder) -> list:
 def test_messages_are_echoed_with_their_type_and_the_close_code_comes_back(port):
     request = wsfast.build_request(f"127.0.0.1:{port}")
     sock, reader, status, headers = connect(port, request.headers)
-    assert wsfast.check_response(request, status, headers.items()) is None
+    assert wsfast.check_response(request, status, headers.items()).subprotocol is None
     encoder = wsfast.Encoder(client=True)
     text, binary = "h\u00e9llo \u6f22\u5b57 \U0001f600", os.urandom(70000)
     sock.sendall(
@@ -65,16 +65,52 @@ def test_messages_are_echoed_with_their_type_and_the_close_code_comes_back(port)
     sock.close()
 
 
-def test_an_offered_permessage_deflate_is_declined(port):
-    request = wsfast.build_request(
-        f"127.0.0.1:{port}",
-        extra_headers=[("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")],
+def test_an_offered_permessage_deflate_is_accepted_and_messages_come_back_compressed(port):
+    offer = wsfast.PerMessageDeflate(client_max_window_bits=10)
+    request = wsfast.build_request(f"127.0.0.1:{port}", extensions=[offer])
+    sock, reader, status, headers = connect(port, request.headers)
+    response = wsfast.check_response(request, status, headers.items())
+    (agreed,) = response.extensions
+    assert agreed.client_max_window_bits == 10
+    encoder = wsfast.Encoder(client=True, extensions=response.extensions)
+    text = "compressed \u00e9\u6f22 " * 300
+    sock.sendall(
+        encoder.message(text, fragment_size=100)
+        + encoder.message(b"\x00" * 5000)
+        + encoder.message("tiny", compress=False)
+        + encoder.close()
     )
-    sock, _, status, headers = connect(port, request.headers)
-    assert status == 101
-    assert headers.get("Sec-WebSocket-Extensions") is None
-    assert wsfast.check_response(request, status, headers.items()) is None
+    raw = b""
+    decoder = wsfast.Decoder(client=True, extensions=response.extensions)
+    events = []
+    while chunk := reader.read1(65536):
+        raw += chunk
+        events += decoder.feed(chunk)
+    assert [e.text if isinstance(e, wsfast.Message) and e.is_text else e for e in events] == [
+        text,
+        wsfast.Message(b"\x00" * 5000, False),
+        "tiny",
+        wsfast.Close(1000, ""),
+    ]
+    # the server compressed what it sent: RSV1 on its first frame, far fewer bytes on the wire
+    assert raw[0] & 0x40 and len(raw) < len(text) // 4
     sock.close()
+
+
+def test_with_no_deflate_an_offered_permessage_deflate_is_declined():
+    process, port = start_echo_server(None, "--no-deflate")
+    try:
+        request = wsfast.build_request(
+            f"127.0.0.1:{port}", extensions=[wsfast.PerMessageDeflate()]
+        )
+        sock, _, status, headers = connect(port, request.headers)
+        assert status == 101
+        assert headers.get("Sec-WebSocket-Extensions") is None
+        assert wsfast.check_response(request, status, headers.items()).extensions == ()
+        sock.close()
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def test_a_protocol_error_is_answered_with_its_close_code(port):

@@ -36,7 +36,9 @@ from .conftest import NO_C
 
 
 def installed(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
+    """By import name, or by the library name patch() takes (websocket-client: websocket)."""
+    module = getattr(integrations.INTEGRATIONS.get(name), "MODULE", name)
+    return importlib.util.find_spec(module) is not None
 
 
 def needs(name: str):
@@ -174,6 +176,7 @@ def spy_on(api: Any) -> types.SimpleNamespace:
 
     spy.apply_mask = counted("apply_mask", api.apply_mask)
     spy.apply_mask_inplace = counted("apply_mask_inplace", api.apply_mask_inplace)
+    spy.validate_utf8 = counted("validate_utf8", api.validate_utf8)
     # the integrations also call the C backend's masking kernel directly
     spy.backend = types.SimpleNamespace(**vars(api.backend))
     if hasattr(api.backend, "lib"):
@@ -303,40 +306,111 @@ def deflated(text: str) -> bytes:
     return data[:-4]
 
 
+def compressed_conversations(key: bytes | None, takeover: bool) -> dict[str, bytes]:
+    """Name -> bytes on a permessage-deflate connection (compressed here by zlib, 15-bit
+    window, the context kept across messages unless not ``takeover``): good messages, then
+    each way of getting it wrong."""
+    k = {"key": key}
+    z = [zlib.compressobj(wbits=-15)]
+
+    def deflate(data: bytes) -> bytes:
+        if not takeover:
+            z[0] = zlib.compressobj(wbits=-15)
+        out = z[0].compress(data) + z[0].flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(b"\x00\x00\xff\xff")
+        return out[:-4]
+
+    long_text = TEXT * 30
+    whole = deflate(long_text)
+    good = b"".join(
+        [
+            frame(1, deflate(b"hello"), rsv=4, **k),
+            frame(2, deflate(random.Random(7).randbytes(5000)), rsv=4, **k),  # incompressible
+            frame(1, b"plain", **k),  # a message sent uncompressed
+            frame(2, deflate(BIG), rsv=4, **k),
+            frame(9, b"are you there?", **k),
+            frame(1, whole[:7], fin=False, rsv=4, **k),  # compressed, in three fragments
+            frame(0, whole[7:500], fin=False, **k),
+            frame(0, whole[500:], **k),
+            frame(1, deflate(b""), rsv=4, **k),
+            frame(1, deflate("€ ".encode() * 3000), rsv=4, **k),
+        ]
+    )
+    base = z[0].copy()
+    out = {"messages": good + frame(8, close_payload(1000), **k)}
+
+    def then(name: str, tail: Callable[[], bytes]) -> None:
+        z[0] = base.copy()  # each violation continues the good conversation's context
+        out[name] = good + tail()
+
+    then("bad-deflate-data", lambda: frame(1, b"\x07\xff\xff\xffgarbage", rsv=4, **k))
+    then("compressed-ping", lambda: frame(9, deflate(b"x"), rsv=4, **k))
+    part = deflate(b"split message")
+    then(
+        "rsv1-on-continuation",
+        lambda: frame(1, part[:3], fin=False, rsv=4, **k) + frame(0, part[3:], rsv=4, **k),
+    )
+    then("rsv2", lambda: frame(1, b"x", rsv=2, **k))
+    # wsproto forgets the message is compressed after a control frame between its fragments
+    then(
+        "ping-between-compressed-fragments",
+        lambda: frame(1, part[:3], fin=False, rsv=4, **k)
+        + frame(9, b"ping", **k)
+        + frame(0, part[3:], **k),
+    )
+    then("invalid-utf8-compressed", lambda: frame(1, deflate(b"caf\xc3\x28 x"), rsv=4, **k))
+    then("inflates-past-1-mib", lambda: frame(2, deflate(bytes(3 << 20)), rsv=4, **k))
+    then("wrong-masking", lambda: frame(1, deflate(b"x"), rsv=4, key=None if key else KEY))
+    return out
+
+
 @needs("wsproto")
-def test_wsproto_with_permessage_deflate_keeps_its_own_frame_decoder(patching):
+@pytest.mark.parametrize("takeover", [True, False], ids=["context-takeover", "no-takeover"])
+def test_wsproto_with_permessage_deflate_gives_the_same_events(patching, takeover):
+    from wsproto.connection import Connection, ConnectionType
+    from wsproto.extensions import PerMessageDeflate
+
+    convs = compressed_conversations(KEY, takeover)
+    offer = "permessage-deflate" + ("" if takeover else "; client_no_context_takeover")
+
+    def run() -> dict:
+        out = {}
+        for conv, data in convs.items():
+            for cut, chunks in chunkings(data).items():
+                ext = PerMessageDeflate()  # a fresh compression context per connection
+                ext.accept(offer)
+                assert ext.client_no_context_takeover is not takeover
+                conn = Connection(ConnectionType.SERVER, extensions=[ext])
+                events = []
+                for chunk in chunks:
+                    conn.receive_data(chunk)
+                    events += [repr(e) for e in conn.events()]
+                out[conv, cut] = events
+        return out
+
+    out = compare(run, patching, "wsproto", "mask")
+    events = out["messages", "whole"]
+    assert repr((TEXT * 30).decode())[1:60] in "".join(events)
+    assert "code=<CloseReason.NORMAL_CLOSURE: 1000>" in events[-1]
+    assert "INVALID_FRAME_PAYLOAD_DATA" in out["bad-deflate-data", "whole"][-1]
+    assert "PROTOCOL_ERROR" in out["compressed-ping", "whole"][-1]
+
+
+@needs("wsproto")
+def test_wsproto_patched_decoder_is_wsfasts_with_an_extension_too(patching):
     from wsproto import frame_protocol as fp
     from wsproto.connection import Connection, ConnectionType
     from wsproto.extensions import PerMessageDeflate
 
-    text = "h\u00e9llo w\u00f6rld " * 300
-    stream = (
-        frame(1, deflated(text), rsv=4)  # RSV1: compressed
-        + frame(1, b"plain", fin=False)  # an uncompressed message in two fragments
-        + frame(0, b" text")
-        + frame(2, BIG)
-        + frame(8, close_payload(1000))
-    )
-
-    def run() -> list[str]:
-        out = []
-        for chunks in chunkings(stream).values():
-            ext = PerMessageDeflate()  # a fresh compression context per connection
-            ext.accept("permessage-deflate")
-            assert ext.enabled()
-            conn = Connection(ConnectionType.SERVER, extensions=[ext])
-            # with an extension, every frame goes through wsproto's own decoder ...
-            assert type(conn._proto._frame_decoder).__module__ == fp.__name__
-            for chunk in chunks:
-                conn.receive_data(chunk)
-                out += [repr(e) for e in conn.events()]
-        return out
-
-    events = compare(
-        run, patching, "wsproto", "apply_mask_inplace"
-    )  # ... on wsfast's masker
-    assert repr(text)[1:-1] in events[0]
-    assert "code=<CloseReason.NORMAL_CLOSURE: 1000>" in events[-1]
+    patching("wsproto")
+    ext = PerMessageDeflate()
+    ext.accept("permessage-deflate")
+    conn = Connection(ConnectionType.SERVER, extensions=[ext])
+    # wsfast's decoder (a subclass of wsproto's), not wsproto's own
+    decoder = conn._proto._frame_decoder
+    assert type(decoder) is fp.FrameDecoder
+    assert type(decoder).__module__ != "wsproto.frame_protocol"
+    assert type(decoder).__mro__[1].__module__ == "wsproto.frame_protocol"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,39 +562,103 @@ def test_websockets_frames_still_parse_from_other_readers(patching):
     assert run() == before == [Frame(Opcode.TEXT, b"hello")]
 
 
-@needs("websockets")
-def test_websockets_with_permessage_deflate_parses_with_its_own_code(patching):
+def websockets_deflate(takeover: bool) -> list:
     from websockets.extensions.permessage_deflate import PerMessageDeflate
+
+    # what a server agreed to: the client's context kept or not, 15-bit windows
+    return [PerMessageDeflate(not takeover, False, 15, 15)]
+
+
+@needs("websockets")
+@pytest.mark.parametrize("takeover", [True, False], ids=["context-takeover", "no-takeover"])
+@pytest.mark.parametrize("max_size", [2**20, None], ids=["1MiB", "unlimited"])
+def test_websockets_with_permessage_deflate_gives_the_same_frames(patching, takeover, max_size):
     from websockets.protocol import Protocol, Side, State
 
-    text = "h\u00e9llo w\u00f6rld " * 300
-    stream = (
-        frame(1, deflated(text), rsv=4) + frame(2, BIG) + frame(8, close_payload(1000))
-    )
+    convs = compressed_conversations(KEY, takeover)
 
-    def run() -> list:
-        out = []
-        for chunks in chunkings(stream).values():
-            p = Protocol(Side.SERVER, state=State.OPEN)
-            p.extensions = [PerMessageDeflate(False, False, 15, 15)]
-            for chunk in chunks:
-                p.receive_data(chunk)
-                out += [
-                    (f.opcode, bytes(f.data), f.fin, f.rsv1)
-                    for f in p.events_received()
-                ]
-            out.append(repr(p.parser_exc))
+    def run() -> dict:
+        out = {}
+        for conv, data in convs.items():
+            for cut, chunks in chunkings(data).items():
+                p = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size)
+                p.extensions = websockets_deflate(takeover)
+                frames = []
+                for chunk in chunks:
+                    p.receive_data(chunk)
+                    frames += [
+                        (f.opcode, bytes(f.data), f.fin, f.rsv1) for f in p.events_received()
+                    ]
+                frames.append(repr(p.parser_exc))
+                out[conv, cut] = frames
         return out
 
-    frames = compare(run, patching, "websockets", None)
-    assert frames[0][1] == text.encode() and frames[1][1] == BIG
+    out = compare(run, patching, "websockets", "mask")
+    frames = out["messages", "whole"]
+    assert (2, BIG, True, False) in frames
+    assert "ProtocolError" in out["bad-deflate-data", "whole"][-1]
+    over = out["inflates-past-1-mib", "whole"][-1]
+    assert ("PayloadTooBig" in over) is (max_size is not None)
+
+
+def legacy_frames(data_chunks: list[bytes], max_size: int | None, extensions: list) -> list:
+    """What websockets' legacy Frame.read makes of a stream arriving in pieces on an asyncio
+    StreamReader: every frame, then the error that stopped it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from websockets.legacy.framing import Frame
+
+    async def main() -> list:
+        reader = asyncio.StreamReader()
+
+        async def feed() -> None:
+            for chunk in data_chunks:
+                reader.feed_data(chunk)
+                await asyncio.sleep(0)
+            reader.feed_eof()
+
+        feeding = asyncio.ensure_future(feed())
+        out: list = []
+        try:
+            while True:
+                f = await Frame.read(
+                    reader.readexactly, mask=True, max_size=max_size, extensions=extensions
+                )
+                out.append((f.fin, f.opcode, bytes(f.data), f.rsv1, f.rsv2, f.rsv3))
+        except Exception as exc:  # noqa: BLE001 - the error is part of the behaviour
+            out.append(repr(exc))
+        await feeding
+        return out
+
+    return asyncio.run(main())
+
+
+@needs("websockets")
+@pytest.mark.parametrize("deflate", [False, True], ids=["plain", "permessage-deflate"])
+@pytest.mark.parametrize("max_size", [2**20, 2**16])
+def test_websockets_legacy_frame_read_gives_the_same_frames(patching, deflate, max_size):
+    convs = compressed_conversations(KEY, True) if deflate else conversations(KEY)
+
+    def run() -> dict:
+        return {
+            (conv, cut): legacy_frames(chunks, max_size, websockets_deflate(True) if deflate else [])
+            for conv, data in convs.items()
+            for cut, chunks in chunkings(data).items()
+        }
+
+    out = compare(run, patching, "websockets", "mask")
+    assert any("PayloadTooBig" in str(x) for x in out["messages", "whole"]) is (
+        max_size < len(BIG)
+    )
 
 
 @needs("websockets")
 def test_websockets_without_speedups_gives_the_same_frames(monkeypatch, patching):
     # a websockets built without its C extension: payloads up to 2 KiB are masked by wsfast too
     monkeypatch.setitem(sys.modules, "websockets.speedups", None)
-    assert integrations._websockets_small_mask() is None
+    assert integrations.websockets._small_mask() is None
     runs = chunkings(conversations(KEY)["messages"])
 
     def run() -> dict:
@@ -765,13 +903,14 @@ def over_socket(
     patch: Callable[..., Any],
     name: str,
     closes: list | None = None,
+    names: list[str] = SOCKET_CONVERSATIONS,
 ) -> dict:
-    """Each socket conversation, unpatched then patched: what the server sent, and what its
-    handler saw when the connection closed (``closes``, filled by the handler)."""
+    """Each socket conversation (``names``), unpatched then patched: what the server sent, and
+    what its handler saw when the connection closed (``closes``, filled by the handler)."""
 
     def run() -> dict:
         out = {}
-        for conv in SOCKET_CONVERSATIONS:
+        for conv in names:
             sent = run_asyncio_server(start, conversations(KEY)[conv])
             out[conv] = sent, list(closes or ())
             if closes:
@@ -879,6 +1018,52 @@ def test_websockets_asyncio_server(patching):
     ]
 
 
+@needs("websockets")
+@pytest.mark.parametrize("max_size", [2**20, 2**16])
+def test_websockets_legacy_server(patching, max_size):
+    # the legacy protocol, which uvicorn runs with ws="websockets": its Frame.read is patched;
+    # every conversation, the violations too (they go to its own code, for its own errors)
+    import warnings
+
+    from websockets.exceptions import ConnectionClosed
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from websockets.legacy.server import serve
+
+    closes: list = []
+
+    async def start() -> tuple:
+        finished = asyncio.Event()
+
+        async def handler(ws: Any) -> None:
+            try:
+                async for message in ws:
+                    closes.append(message)
+            except ConnectionClosed as exc:
+                closes.append(repr(exc))
+            finally:
+                closes.append(("closed", ws.close_code, ws.close_reason))
+                finished.set()
+
+        # a short close_timeout: the raw client never answers a close frame
+        server = await serve(handler, "127.0.0.1", 0, max_size=max_size, close_timeout=0.5)
+        return server.close, server.sockets[0].getsockname()[1], finished
+
+    if max_size > len(BIG):
+        names = [*SOCKET_CONVERSATIONS, "reserved-opcode", "long-ping", "wrong-masking"]
+        out = over_socket(start, patching, "websockets", closes, names)
+        assert BIG in out["messages"]
+        assert ("closed", 1000, "bye 👋") in out["messages"]
+        # a violation: websockets' own error, closing with 1002
+        assert any("PROTOCOL_ERROR: 1002" in str(x) for x in out["reserved-opcode"])
+    else:  # BIG over the limit: websockets' own PayloadTooBig, closing with 1009
+        out = over_socket(start, patching, "websockets", closes, ["messages"])
+        assert out["messages"][0] == (8, True, b"\x03\xf1")  # 1009 on the wire
+        assert "MESSAGE_TOO_BIG: 1009" in out["messages"][-2]
+        assert BIG[:3001] in out["messages"]
+
+
 @needs("ws4py")
 def test_ws4py_echo_over_a_socket_pair(patching):
     from ws4py.websocket import WebSocket
@@ -942,7 +1127,7 @@ def originals() -> dict[str, Any]:
         if not installed(name):
             continue
         bindings: list = []
-        integrations._PATCHERS[name](bindings, wsfast._api)
+        integrations.INTEGRATIONS[name].enable(bindings, wsfast._api)
         integrations._restore(bindings)
         for owner, attr, original, _ in bindings:
             where = (
@@ -963,13 +1148,13 @@ def test_unpatch_restores_every_original_object(patching):
     changed = [
         k
         for k, (owner, attr, orig) in before.items()
-        if integrations._current(owner, attr) is not orig
+        if integrations.current(owner, attr) is not orig
     ]
     assert sorted(changed) == sorted(before)  # each one rebound
     integrations.unpatch()
     assert integrations.patched() == []
     for key, (owner, attr, orig) in before.items():
-        assert integrations._current(owner, attr) is orig, key
+        assert integrations.current(owner, attr) is orig, key
 
 
 def test_patching_twice_changes_nothing(patching):
@@ -979,7 +1164,7 @@ def test_patching_twice_changes_nothing(patching):
     assert patching(*names) == names
     first = {
         n: [
-            (o, a, integrations._current(o, a))
+            (o, a, integrations.current(o, a))
             for o, a, _, _ in integrations._patched[n][1]
         ]
         for n in names
@@ -988,7 +1173,7 @@ def test_patching_twice_changes_nothing(patching):
     assert patching() == names
     for n in names:
         for owner, attr, value in first[n]:
-            assert integrations._current(owner, attr) is value
+            assert integrations.current(owner, attr) is value
     integrations.unpatch()
     integrations.unpatch()  # nothing left to restore: no error
     assert integrations.patched() == []
@@ -1077,6 +1262,7 @@ def test_patch_and_unpatch_are_exported():
         "autobahn",
         "ws4py",
         "aiohttp",
+        "websocket-client",
     )
 
 

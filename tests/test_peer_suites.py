@@ -2,7 +2,8 @@
 
 scripts/peer_tests.py runs each suite in a subprocess that patches first and checks that the
 patch is in place: wsproto's tests from its sdist (downloaded once into .peer-tests/), tornado's
-``tornado.test.websocket_test`` and autobahn's ``autobahn.websocket.test`` as they ship.  The
+``tornado.test.websocket_test``, autobahn's ``autobahn.websocket.test`` and websocket-client's
+``websocket.tests`` (with its local echo server) as they ship.  The
 subprocess inherits this run's environment, so the C run checks the C backend and the
 ``WSFAST_NO_EXTENSIONS=1`` run the pure one.  A peer that is not installed is skipped, saying
 so; ``pip install -e '.[test,peers]'`` (what .ci/run does) installs them all.
@@ -20,16 +21,17 @@ from pathlib import Path
 import pytest
 
 import wsfast
+from wsfast import integrations
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "peer_tests.py"
-SUITES = ["wsproto", "tornado", "autobahn"]
+SUITES = ["wsproto", "tornado", "autobahn", "websocket-client"]
 
 
 @pytest.mark.parametrize("peer", SUITES)
 def test_peer_suite_passes_patched(peer):
     if not SCRIPT.exists():
         pytest.skip(f"{SCRIPT} is missing: the peer suites run from a checkout")
-    if importlib.util.find_spec(peer) is None:
+    if importlib.util.find_spec(integrations.INTEGRATIONS[peer].MODULE) is None:
         pytest.skip(f"{peer} is not installed (pip install -e '.[test,peers]')")
     env = dict(os.environ)
     # the wsfast this test imported, not another one on the path

@@ -64,3 +64,14 @@ def test_a_compressed_message_is_held_to_its_own_wire_limit(api):
     stream = client_frame(1, b"abc", fin=False, rsv=0x40) + client_frame(0, b"defg")
     assert len(records(scanner.feed(stream))) == 1
     assert scanner.error == (C.E_MESSAGE_TOO_BIG, 7, 0)
+
+
+def test_client_frame_writes_header_key_and_masked_payload_as_build_frame_does(api):
+    key = b"\x37\xfa\x21\x3d"
+    for n in (0, 1, 2, 125, 126, 127, 65535, 65536, 70001):
+        payload = bytes(range(256)) * (n // 256) + bytes(range(n % 256))
+        for first, opcode, fin, rsv1 in ((0x81, 1, True, False), (0x42, 2, False, True)):
+            want = api.build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=key)
+            assert api.backend.client_frame(first, payload, key) == want
+            view = memoryview(b"xx" + payload)[2:]  # not bytes: a buffer at an offset
+            assert api.backend.client_frame(first, view, key) == want

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from . import _backend
 from ._version import __version__
 from .decoder import Close, Event, Message, Ping, Pong
+from .deflate import ZLIB
 from .errors import HandshakeError, InvalidUTF8, PayloadTooBig, ProtocolError, WebSocketError
 from .frames import CloseCode, FrameHeader, Opcode
 from .handshake import *  # noqa: F403
@@ -59,6 +60,7 @@ __all__ = [
     "BACKEND",
     "HAS_C",
     "KERNELS",
+    "ZLIB",
     "__version__",
     "apply_mask",
     "apply_mask_inplace",

@@ -203,6 +203,23 @@ def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | N
     return ffi.buffer(out, n)[:]
 
 
+_c_client_frame = lib.wsfast_client_frame
+
+
+def client_frame(first: int, payload: Any, key: bytes) -> bytes:
+    """Twin of _pure.client_frame: the frame allocated once and written by one C call."""
+    n = len(payload)
+    size = n + (6 if n < 126 else 8 if n < 65536 else 14)
+    src = payload if type(payload) is bytes else ffi.from_buffer(payload)
+    if _FILL_BYTES:
+        out = bytes(size) if size < _UNINITIALIZED_FROM else _output(size)
+        _c_client_frame(out, first, src, n, key)
+        return out
+    buf = bytearray(size)  # pragma: no cover - PyPy
+    _c_client_frame(ffi.from_buffer(buf), first, src, n, key)  # pragma: no cover - PyPy
+    return bytes(buf)  # pragma: no cover - PyPy
+
+
 _RECORD = struct.Struct("=QQII")
 _decode = lib.wsfast_decode
 _AGAIN = lib.WSFAST_AGAIN

@@ -16,13 +16,26 @@ from __future__ import annotations
 import argparse
 import http.client
 import io
+import json as _json
 import re
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from dataclasses import dataclass
+from typing import IO, TextIO
 
 import wsfast
-from wsfast import CloseCode, Opcode, ProtocolError, accept_key, apply_mask, parse_header
+from wsfast import (
+    CloseCode,
+    FrameHeader,
+    Opcode,
+    PerMessageDeflate,
+    ProtocolError,
+    accept_key,
+    apply_mask,
+    parse_header,
+)
+from wsfast import capture
+from wsfast.capture import inflating
 
 CLIENT, SERVER = "client", "server"
 
@@ -63,18 +76,85 @@ SAMPLE: list[tuple[str, bytes]] = [
 ]
 
 
-class Dissector:
-    """Writes what it sees; keeps per-direction state (an open fragmented message, a key)."""
+MESSAGE_LIMIT = 64 * 2**20  # largest inflated message shown (bounds a decompression bomb)
 
-    def __init__(self, out: TextIO) -> None:
+
+@dataclass
+class Where:
+    """Where a frame or handshake was found in a capture (raw input has none of this)."""
+
+    stream: int = 0
+    packet: int | None = None  # the capture's packet number (1-based, as Wireshark counts)
+    time: float | None = None  # seconds since the epoch
+    relative: float | None = None  # seconds since the capture's first packet
+
+
+class Conversation:
+    """One connection's state: open fragmented messages, the client's key, inflaters."""
+
+    def __init__(self, agreed: PerMessageDeflate | None = None) -> None:
+        self.fragments: dict[str, _Message | None] = {CLIENT: None, SERVER: None}
+        self.key: str | None = None
+        self.agreed: PerMessageDeflate | None = None
+        self.inflaters: dict[str, inflating.Inflater] = {}
+        if agreed is not None:
+            self.agree(agreed)
+
+    def agree(self, agreed: PerMessageDeflate) -> None:
+        self.agreed = agreed
+        self.inflaters = {side: inflating.inflater(agreed, side) for side in (CLIENT, SERVER)}
+
+
+class _Message:
+    """A fragmented message being reassembled: its kind, parts (inflated) and frame count."""
+
+    __slots__ = ("kind", "parts", "compressed", "frames", "broken")
+
+    def __init__(self, kind: Opcode, compressed: bool) -> None:
+        self.kind = kind
+        self.parts: list[bytes] = []
+        self.compressed = compressed
+        self.frames = 0
+        self.broken = False  # inflating failed: the text is unknown
+
+
+class Dissector:
+    """Writes what it sees, as a Wireshark-style tree or (``json=True``) one JSON object per
+    frame; per-connection state lives in ``conversation``."""
+
+    def __init__(
+        self, out: TextIO, *, json: bool = False, agreed: PerMessageDeflate | None = None
+    ) -> None:
         self.out = out
+        self.json = json
         self.frames = 0
         self.errors = 0
-        self.fragments: dict[str, tuple[Opcode, list[bytes]] | None] = {CLIENT: None, SERVER: None}
-        self.key: str | None = None
+        self.conversation = Conversation(agreed)
+        self.where: Where | None = None
+        self.quiet = False  # handshakes parsed but not shown (--frames-only)
+        self.notes: list[str] = []  # the problems of the frame being dissected
+        self.text: str | None = None  # the complete text message the frame ends
+        self.size: int | None = None  # the size of the (inflated) data message the frame ends
+
+    @property
+    def key(self) -> str | None:
+        return self.conversation.key
 
     def line(self, text: str = "", indent: int = 0) -> None:
-        self.out.write("    " * indent + text + "\n")
+        if not (self.json or self.quiet):
+            self.out.write("    " * indent + text + "\n")
+
+    def record(self, fields: dict[str, object], payload: bytes | None = None) -> None:
+        """One JSON line; ``payload`` goes last, as hex written straight out (for a large
+        frame, no second copy of it inside one big string)."""
+        where = self.where or Where()
+        head = _json.dumps({"stream": where.stream, "packet": where.packet, "time": where.time, **fields})
+        if payload is None:
+            self.out.write(head + "\n")
+            return
+        self.out.write(head[:-1] + ', "payload": "')
+        self.out.write(payload.hex())
+        self.out.write('"}\n')
 
     def stream(self, sender: str | None, data: bytes) -> None:
         """Everything one side sent in ``data``: an HTTP head if it starts with one, frames."""
@@ -96,46 +176,148 @@ class Dissector:
                 return
             position += used
 
-    def handshake(self, sender: str, head: bytes) -> None:
+    def handshake(self, sender: str, head: bytes) -> http.client.HTTPMessage:
+        """Show one side's HTTP head; the response's checks; the parsed headers."""
         kind = "request" if sender == CLIENT else "response"
-        self.line(f"HTTP {kind}: {_arrow(sender)}, {len(head)} bytes")
         start, _, rest = head.partition(b"\r\n")
-        self.line(start.decode("latin-1"), 1)
         headers = http.client.parse_headers(io.BytesIO(rest))
+        self.notes = []
+        title = f"HTTP {kind}: {_arrow(sender)}, {len(head)} bytes"
+        self.line(title + _located(self.where))
+        self.line(start.decode("latin-1"), 1)
         for name, value in headers.items():
             self.line(f"{name}: {value}", 1)
+        conversation = self.conversation
+        fields: dict[str, object] = {}
         if sender == CLIENT:
-            self.key = headers.get("Sec-WebSocket-Key")
-            if self.key is not None:
-                self.line(f"[expected Sec-WebSocket-Accept: {accept_key(self.key.strip())}]", 1)
-            self.line()
-            return
-        accept = headers.get("Sec-WebSocket-Accept")
-        if accept is not None and self.key is not None:
-            expected = accept_key(self.key.strip())
-            verdict = "OK" if accept.strip() == expected else f"WRONG, expected {expected}"
-            self.line(f"[Sec-WebSocket-Accept check: {verdict}]", 1)
-            if verdict != "OK":
-                self.errors += 1
+            conversation.key = headers.get("Sec-WebSocket-Key")
+            if conversation.key is not None:
+                expected = accept_key(conversation.key.strip())
+                self.line(f"[expected Sec-WebSocket-Accept: {expected}]", 1)
+        else:
+            fields = self.response_checks(start, headers)
+        if self.json:
+            self.record(
+                {
+                    "kind": "handshake",
+                    "direction": sender,
+                    "start": start.decode("latin-1"),
+                    "headers": [[name, value] for name, value in headers.items()],
+                    **fields,
+                    "problems": self.notes,
+                }
+            )
         self.line()
+        return headers
+
+    def response_checks(self, start: bytes, headers: http.client.HTTPMessage) -> dict[str, object]:
+        fields: dict[str, object] = {}
+        key = self.conversation.key
+        accept = headers.get("Sec-WebSocket-Accept")
+        if accept is not None and key is not None:
+            expected = accept_key(key.strip())
+            verdict = "OK" if accept.strip() == expected else f"WRONG, expected {expected}"
+            fields["accept_ok"] = verdict == "OK"
+            if verdict == "OK":
+                self.line(f"[Sec-WebSocket-Accept check: {verdict}]", 1)
+            else:
+                self.problem(
+                    f"Sec-WebSocket-Accept {accept.strip()} is not {expected}",
+                    f"[Sec-WebSocket-Accept check: {verdict}]",
+                    1,
+                )
+        protocol = headers.get("Sec-WebSocket-Protocol")
+        if protocol is not None:
+            fields["subprotocol"] = protocol.strip()
+            self.line(f"[Subprotocol: {protocol.strip()}]", 1)
+        value = ", ".join(headers.get_all("Sec-WebSocket-Extensions") or ())
+        if value:
+            agreed, problems = inflating.parse_extensions(value)
+            for problem in problems:
+                self.problem(f"Sec-WebSocket-Extensions: {problem}", indent=1)
+            fields["extensions"] = value
+            if agreed is not None:
+                self.conversation.agree(agreed)
+                fields["deflate"] = inflating.fields(agreed)
+                self.line(f"[Extensions: {inflating.describe(agreed)}]", 1)
+        return fields
 
     def frame(self, sender: str, data: memoryview) -> int:
         """Dissect the frame at the start of ``data``; the bytes it used (0 to stop)."""
+        self.notes = []
+        self.text = self.size = None
         try:
             header = parse_header(data, strict=False)
         except ProtocolError as exc:
-            self.errors += 1
-            self.line(f"Malformed frame: {_arrow(sender)}: {exc}")
+            self.broken(sender, f"malformed frame: {exc}", bytes(data[:14]))
+            self.line(f"Malformed frame: {_arrow(sender)}: {exc}{_located(self.where)}")
             self.line(_hex(bytes(data[:14])), 1)
             return 0
         if header is None:
-            self.errors += 1
-            self.line(f"Truncated frame header: {_arrow(sender)}: {_hex(bytes(data))}")
+            self.broken(sender, f"truncated frame header: {_hex(bytes(data))}", bytes(data))
+            self.line(
+                f"Truncated frame header: {_arrow(sender)}: {_hex(bytes(data))}"
+                + _located(self.where)
+            )
             return 0
         self.frames += 1
         end = header.size + header.length
         raw = bytes(data[header.size : end])
-        self.line(f"Frame {self.frames}: {_arrow(sender)}, {min(end, len(data))} bytes")
+        payload = apply_mask(raw, header.mask) if header.mask is not None else raw
+        if not self.json:
+            self.tree(sender, header, data, raw, end)
+        if len(raw) < header.length:
+            self.problem(
+                f"truncated: {len(raw)} of {header.length} payload bytes",
+                f"[truncated: {len(raw)} of {header.length} payload bytes]",
+            )
+        self.expert(sender, header)
+        self.payload(sender, header, payload)
+        if self.json:
+            self.record(
+                {
+                    "kind": "frame",
+                    "frame": self.frames,
+                    "direction": sender,
+                    "fin": header.fin,
+                    "rsv1": header.rsv1,
+                    "rsv2": header.rsv2,
+                    "rsv3": header.rsv3,
+                    "opcode": int(header.opcode),
+                    "masked": header.masked,
+                    "mask": None if header.mask is None else header.mask.hex(),
+                    "length": header.length,
+                    "message_length": self.size,
+                    "problems": self.notes,
+                    "text": self.text,
+                },
+                payload,
+            )
+        self.line()
+        return end if end <= len(data) else 0
+
+    def lost(self, sender: str | None, problem: str) -> None:
+        """A problem outside any frame (bytes missing from a stream, a damaged packet)."""
+        self.errors += 1
+        if self.json:
+            self.record({"kind": "problem", "direction": sender, "problems": [problem]})
+        else:
+            arrow = f"{_arrow(sender)}: " if sender else ""
+            self.out.write(f"Problem: {arrow}{problem}{_located(self.where)}\n\n")
+
+    def broken(self, sender: str, problem: str, data: bytes) -> None:
+        """A frame that cannot be read: counted as a problem, a JSON record of its own."""
+        self.errors += 1
+        if self.json:
+            self.record(
+                {"kind": "problem", "direction": sender, "data": data.hex(), "problems": [problem]}
+            )
+
+    def tree(self, sender: str, header: FrameHeader, data: memoryview, raw: bytes, end: int) -> None:
+        self.line(
+            f"Frame {self.frames}: {_arrow(sender)}, {min(end, len(data))} bytes"
+            + _located(self.where)
+        )
         self.line(_hex(bytes(data[: header.size])) + ("  ..." if header.length else ""), 1)
         self.line("WebSocket", 1)
         first, second = data[0], data[1]
@@ -156,61 +338,90 @@ class Dissector:
                 2,
             )
             self.line(f"Extended Payload length ({bits} bits): {header.length}", 2)
-        if header.masked and header.mask is not None:
+        if header.mask is not None:
             self.line(f"Masking-Key: {header.mask.hex()}", 2)
             self.line(f"Masked payload: {_short_hex(raw)}", 2)
-            payload = apply_mask(raw, header.mask)
-        else:
-            payload = raw
-        if len(raw) < header.length:
-            self.errors += 1
-            self.line(f"[truncated: {len(raw)} of {header.length} payload bytes]", 2)
-        self.expert(sender, header.masked)
-        self.payload(sender, header.opcode, header.fin, payload)
-        self.line()
-        return end if end <= len(data) else 0
 
-    def expert(self, sender: str, masked: bool) -> None:
+    def expert(self, sender: str, header: FrameHeader) -> None:
         # RFC 6455 5.1: a client masks every frame, a server none
-        if masked != (sender == CLIENT):
+        if header.masked != (sender == CLIENT):
             rule = "must be masked" if sender == CLIENT else "must not be masked"
             self.problem(f"frames from the {sender} {rule} (RFC 6455 5.1)")
+        # RFC 6455 5.2: reserved bits need an extension that defines them; RFC 7692 6: RSV1
+        # marks the first frame of a compressed data message, and nothing else
+        if header.rsv2 or header.rsv3:
+            bits = "rsv2" if header.rsv2 else "rsv3"
+            self.problem(f"{bits} set but no extension defines it (RFC 6455 5.2)")
+        if header.rsv1:
+            if self.conversation.agreed is None:
+                self.problem("rsv1 set but permessage-deflate was not agreed (RFC 6455 5.2)")
+            elif header.opcode not in (Opcode.TEXT, Opcode.BINARY):
+                self.problem(f"rsv1 set on a {_name(header.opcode).lower()} frame (RFC 7692 6.1)")
 
-    def problem(self, text: str) -> None:
+    def problem(self, text: str, shown: str | None = None, indent: int = 2) -> None:
         self.errors += 1
-        self.line(f"[expert: {text}]", 2)
+        self.notes.append(text)
+        self.line(shown or f"[expert: {text}]", indent)
 
-    def payload(self, sender: str, opcode: Opcode, fin: bool, payload: bytes) -> None:
+    def payload(self, sender: str, header: FrameHeader, payload: bytes) -> None:
+        opcode, fin = header.opcode, header.fin
         self.line("Payload", 1)
         if opcode == Opcode.CLOSE:
             self.close(payload)
-        elif opcode in (Opcode.PING, Opcode.PONG):
-            text = payload.decode("ascii", "replace") if payload.isascii() else None
-            shown = payload.hex() + (f" ({text!r})" if text and text.isprintable() else "")
-            self.line(f"{_name(opcode)}: {shown or '(empty)'}", 2)
+            return
+        if opcode in (Opcode.PING, Opcode.PONG):
+            if not self.json:
+                text = payload.decode("ascii", "replace") if payload.isascii() else None
+                shown = payload.hex() + (f" ({text!r})" if text and text.isprintable() else "")
+                self.line(f"{_name(opcode)}: {shown or '(empty)'}", 2)
+            return
+        conversation = self.conversation
+        message = conversation.fragments[sender]
+        if opcode == Opcode.CONTINUATION:
+            if message is None:
+                self.problem("continuation frame with no message open (RFC 6455 5.4)")
         else:
-            open_message = self.fragments[sender]
-            if opcode == Opcode.CONTINUATION:
-                kind = open_message[0] if open_message is not None else None
-                if open_message is None:
-                    self.problem("continuation frame with no message open (RFC 6455 5.4)")
-            else:
-                kind = opcode
-                if open_message is not None:
-                    self.problem("new data frame while a fragmented message is open (5.4)")
-                open_message = (opcode, []) if not fin else None
-            self.data(kind, payload)
-            if open_message is not None:
-                open_message[1].append(payload)
-                if fin:
-                    whole = b"".join(open_message[1])
-                    self.line(
-                        f"[Reassembled message, {len(open_message[1])} frames, {len(whole)} bytes]",
-                        1,
-                    )
-                    self.data(open_message[0], whole, 2)
-                    open_message = None
-            self.fragments[sender] = open_message
+            if message is not None:
+                self.problem("new data frame while a fragmented message is open (5.4)")
+            compressed = header.rsv1 and sender in conversation.inflaters
+            message = _Message(opcode, compressed)
+        data = payload
+        if message is not None and message.compressed:
+            data = self.inflate(sender, message, payload, fin)
+            self.line(f"[Compressed: {len(payload)} bytes inflate to {len(data)}]", 2)
+        kind = message.kind if message is not None else None
+        if not self.json:
+            self.data(kind, data)
+        if message is None:
+            return
+        message.frames += 1
+        message.parts.append(data)
+        if not fin:
+            conversation.fragments[sender] = message
+            return
+        conversation.fragments[sender] = None
+        self.size = len(data) if message.frames == 1 else sum(map(len, message.parts))
+        if message.frames > 1 or message.kind == Opcode.TEXT:
+            whole = b"".join(message.parts) if message.frames > 1 else data
+            if message.frames > 1:
+                self.line(f"[Reassembled message, {message.frames} frames, {len(whole)} bytes]", 1)
+                if not self.json:
+                    self.data(message.kind, whole, 2)
+            if message.kind == Opcode.TEXT and not message.broken:
+                try:
+                    self.text = whole.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    self.problem(f"text message is not valid utf-8 at byte {exc.start}")
+
+    def inflate(self, sender: str, message: _Message, payload: bytes, fin: bool) -> bytes:
+        if message.broken:
+            return b""
+        try:
+            return self.conversation.inflaters[sender].inflate(payload, fin, MESSAGE_LIMIT)
+        except ProtocolError as exc:
+            message.broken = True
+            self.problem(str(exc))
+            return b""
 
     def data(self, kind: Opcode | None, payload: bytes, indent: int = 2) -> None:
         if kind == Opcode.TEXT:
@@ -229,14 +440,25 @@ class Dissector:
             self.line("Close: (no status code)", 2)
             return
         if len(payload) == 1:
-            self.errors += 1
-            self.line(f"[malformed close payload: 1 byte {payload.hex()}]", 2)
+            self.problem(
+                f"malformed close payload: 1 byte {payload.hex()}",
+                f"[malformed close payload: 1 byte {payload.hex()}]",
+            )
             return
         code = int.from_bytes(payload[:2], "big")
         self.line(f"Close: {_close_name(code)} ({code})", 2)
         reason = payload[2:]
         if reason:
             self.line(f"Reason: {reason.decode('utf-8', 'replace')}", 2)
+
+
+def _located(where: Where | None) -> str:
+    if where is None or where.packet is None:
+        return ""
+    shown = f" (stream {where.stream}, packet {where.packet}"
+    if where.relative is not None:
+        shown += f", {where.relative:.6f} s"
+    return shown + ")"
 
 
 def _arrow(sender: str) -> str:
@@ -390,7 +612,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         epilog="python -m wsfast bench: benchmarks",
     )
     parser.add_argument(
-        "file", nargs="?", help="bytes one side sent: raw or a hex dump; - reads standard input"
+        "file",
+        nargs="?",
+        help="a pcap or pcapng capture, or the bytes one side sent (raw or a hex dump); "
+        "- reads standard input",
     )
     side = parser.add_mutually_exclusive_group()
     side.add_argument(
@@ -407,30 +632,92 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         dest="sender",
         help="FILE holds what the server sent",
     )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per line: frames, handshakes, problems"
+    )
+    parser.add_argument(
+        "--stream", type=int, metavar="N", help="only the capture's TCP stream N (as Wireshark numbers them)"
+    )
+    parser.add_argument(
+        "--frames-only", action="store_true", help="frames only: no connection or handshake lines"
+    )
+    parser.add_argument(
+        "--deflate",
+        metavar="EXTENSIONS",
+        help="the Sec-WebSocket-Extensions a server answered, e.g. 'permessage-deflate; "
+        "client_max_window_bits=10': how to inflate compressed frames when the input has no "
+        "handshake",
+    )
     options = parser.parse_args(args)
+    agreed = None
+    if options.deflate is not None:
+        agreed, problems = inflating.parse_extensions(options.deflate)
+        if agreed is None or problems:
+            reason = "; ".join(problems) or "no permessage-deflate in it"
+            print(f"invalid --deflate {options.deflate!r}: {reason}", file=sys.stderr)
+            return 2
 
-    raw = b""
+    file: IO[bytes] | None = None
     if options.file is not None:
         try:
-            if options.file == "-":
-                raw = sys.stdin.buffer.read()
-            else:
-                with open(options.file, "rb") as file:
-                    raw = file.read()
+            file = sys.stdin.buffer if options.file == "-" else open(options.file, "rb")
         except OSError as exc:
             print(f"cannot read {options.file}: {exc.strerror}", file=sys.stderr)
             return 2
+    try:
+        return _run(options, file, agreed, out)
+    finally:
+        if file is not None and file is not sys.stdin.buffer:
+            file.close()
 
-    banner(out)
-    dissector = Dissector(out)
-    if options.file is None:
+
+def _run(
+    options: argparse.Namespace, file: IO[bytes] | None, agreed: PerMessageDeflate | None, out: TextIO
+) -> int:
+    dissector = Dissector(out, json=options.json, agreed=agreed)
+    if file is None:
+        banner(out)
         out.write("Sample conversation (RFC 6455 1.2, 1.3 and 5.7)\n\n")
         for sender, data in SAMPLE:
             dissector.stream(sender, data)
-    else:
-        data = load(raw)
+        return _summary(dissector, out, "")
+    head = file.read(4)
+    if capture.kind(head) is not None:
+        source: IO[bytes] = file
+        if file is sys.stdin.buffer:  # the reader wants to know where each record starts
+            source = io.BytesIO(head + file.read())
+        else:
+            file.seek(0)
+        if not options.json:
+            banner(out)
+            out.write(f"{options.file}: {capture.kind(head)} capture\n\n")
+        try:
+            websockets, streams = capture.dissect(
+                source,
+                dissector,
+                stream=options.stream,
+                frames_only=options.frames_only,
+                agreed=agreed,
+            )
+        except capture.MissingExtra as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        return _summary(dissector, out, f"streams: {websockets} WebSocket of {streams} TCP, ")
+    try:
+        raw = head + file.read()
+    except OSError as exc:
+        print(f"cannot read {options.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    data = load(raw)
+    if not options.json:
+        banner(out)
         dumped = " (from a hex dump)" if data is not raw else ""
         out.write(f"{options.file}: {len(data)} bytes{dumped}\n\n")
-        dissector.stream(options.sender, data)
-    out.write(f"frames: {dissector.frames}, problems: {dissector.errors}\n")
+    dissector.stream(options.sender, data)
+    return _summary(dissector, out, "")
+
+
+def _summary(dissector: Dissector, out: TextIO, streams: str) -> int:
+    if not dissector.json:
+        out.write(f"{streams}frames: {dissector.frames}, problems: {dissector.errors}\n")
     return 1 if dissector.errors else 0

@@ -243,6 +243,12 @@ def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | N
     return head if mask_ is None else head + mask_
 
 
+def client_frame(first: int, payload: Any, key: bytes) -> bytes:
+    """Twin of wsfast_client_frame: header (first byte ``first``), key, masked payload."""
+    n = len(payload)
+    return build_header(first >> 7, first & 0x70, first & 0x0F, n, key) + mask(payload, key, 0)
+
+
 def close_code_valid(code: int) -> bool:
     """RFC 6455 7.4.1 and 7.4.2: the codes an endpoint may put on the wire."""
     return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999

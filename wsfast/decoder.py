@@ -7,6 +7,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, Union
 
 from . import _codes as C
+from . import deflate
 from ._common import readable
 from .errors import ProtocolError
 
@@ -21,6 +22,18 @@ class _MessageType(type):
 
     def __call__(cls, data: bytes, is_text: bool = False) -> Any:
         return _new(cls, (data, is_text))  # type: ignore[arg-type]
+
+
+class _FirstText:
+    """``Message.text``: the payload decoded on first access and kept in the instance's
+    ``__dict__``.  Not a property: a descriptor without ``__set__`` is looked up after the
+    instance dict, so every later access finds the str there without running Python code."""
+
+    def __get__(self, message: Any, owner: Any = None) -> Any:
+        if message is None:
+            return self
+        text = message.__dict__["text"] = message[0].decode("utf-8")
+        return text
 
 
 class Message(tuple, metaclass=_MessageType):
@@ -46,19 +59,43 @@ class Message(tuple, metaclass=_MessageType):
     data = property(itemgetter(0), doc="the payload")  # type: ignore[assignment]
     is_text = property(itemgetter(1), doc="True for a text message")  # type: ignore[assignment]
 
-    @property
-    def text(self) -> str:
-        cache = self.__dict__
-        try:
-            return cache["text"]
-        except KeyError:
-            cache["text"] = text = self[0].decode("utf-8")
-            return text
+    text: str
+    text = _FirstText()  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         data = self[0]
         shown = data if len(data) <= 64 else data[:60] + b"..."
         return f"Message(data={shown!r}, is_text={self[1]})"
+
+
+class _Decoded(Message):
+    """A text message whose str the decoder made as it delivered it: the tuple ``(data, True,
+    text)``, built by tuple's constructor like Message (no ``__dict__`` to fill per message),
+    so ``text`` is an item read.  It compares, hashes, iterates and pickles as the Message
+    ``(data, True)`` it stands for."""
+
+    text = property(itemgetter(2), doc="the message as str")  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, bool]]:
+        return (Message, (self[0], self[1]))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __iter__(self) -> Any:
+        return iter((self[0], self[1]))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, tuple):
+            return len(other) == 2 and self[0] == other[0] and self[1] == other[1]
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash((self[0], self[1]))
 
 
 class Ping(NamedTuple):
@@ -80,11 +117,27 @@ Event = Union[Message, Ping, Pong, Close]
 # tuple's constructor as Message's type slot holds it: called by map on (data, is_text) pairs it
 # runs no Python code (the metaclass only serves calls made from Python)
 _make = type.__call__.__get__(Message)
+_make_decoded = type.__call__.__get__(_Decoded)  # on (data, True, text) triples
+_UTF8 = repeat("utf-8")
 
 _SINGLE_TEXT = C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1
 _SINGLE_BINARY = C.R_FIRST | C.R_FIN | 0x2
 # a batch of one of these kinds is all whole messages: their is_text
 _WHOLE_MESSAGES = {_SINGLE_TEXT: True, _SINGLE_BINARY: False}
+# ... and of these, all whole compressed messages
+_WHOLE_COMPRESSED = {_SINGLE_TEXT | C.R_RSV1: True, _SINGLE_BINARY | C.R_RSV1: False}
+ACCEPT_STATE = 0  # the UTF-8 state on a code point boundary (WSFAST_UTF8_ACCEPT)
+
+
+def _invalid_text(position: int) -> ProtocolError:
+    return C.error(C.E_INVALID_UTF8, 0, position)
+
+
+def _decoded(payload: bytes) -> Any:
+    """A validated text message with its str made now (``decode_text=True``)."""
+    return _make_decoded((payload, True, payload.decode("utf-8")))
+
+
 _PING = C.R_FIN | 0x9
 _PONG = C.R_FIN | 0xA
 _CLOSE = C.R_FIN | 0x8
@@ -119,22 +172,31 @@ class Decoder:
         max_message_size: int | None = 16 * 2**20,
         strict: bool = True,
         extensions: Sequence[Any] = (),
+        decode_text: bool = False,
     ) -> None:
-        if tuple(extensions):
-            raise ValueError("extensions are not supported yet: pass extensions=()")
         self.client = bool(client)
         self.max_frame_size = max_frame_size
         self.max_message_size = max_message_size
+        self.decode_text = bool(decode_text)
+        limit = _limit("max_message_size", max_message_size)
+        # permessage-deflate: what the peer sends is inflated with its agreed parameters
+        agreed = deflate.find(extensions)
+        self._inflater: deflate.Inflater | None = None
+        if agreed is not None:
+            self._inflater = deflate.Inflater(*agreed.sending(not self.client))
+        self._limit = None if limit == _UNLIMITED else limit  # inflated size; None: none
         self._scanner = self._backend.Scanner(
             self.client,
             bool(strict),
-            0,
+            0x40 if agreed is not None else 0,
             _limit("max_frame_size", max_frame_size),
-            _limit("max_message_size", max_message_size),
-            0,
+            limit,
+            deflate.wire_limit(limit) if agreed is not None else 0,
         )
         self._parts: list[bytes] = []
         self._is_text = False
+        self._utf8 = ACCEPT_STATE  # UTF-8 state of an inflated text message in progress
+        self._utf8_at = 0
         # the message and close code of the violation that stopped the decoder (not the
         # exception: its traceback holds the frame of ``feed``, and so this decoder, in a cycle)
         self._error: tuple[str, int] | None = None
@@ -146,14 +208,26 @@ class Decoder:
             raise ProtocolError(f"decoder stopped by an earlier error: {message}", code)
         batches = self._scanner.feed(data if type(data) is bytes else readable(data))
         events: list[Event] = []
-        for same, payloads, records in batches:
-            is_text = _WHOLE_MESSAGES.get(same)
-            if is_text is None:
-                self._events(records, payloads, events.append)
-            elif len(payloads) == 1:  # one message per read, the usual case on a live socket
-                events.append(_make((payloads[0], is_text)))
-            else:
-                events += map(_make, zip(payloads, repeat(is_text)))
+        try:
+            for same, payloads, records in batches:
+                is_text = _WHOLE_MESSAGES.get(same)
+                if is_text is None:
+                    if same in _WHOLE_COMPRESSED:
+                        self._whole_compressed(payloads, _WHOLE_COMPRESSED[same], events)
+                    else:
+                        self._events(records, payloads, events)
+                elif is_text and self.decode_text:
+                    # str made batch-wise: map and zip run no Python code per message
+                    events += map(
+                        _make_decoded, zip(payloads, repeat(True), map(str, payloads, _UTF8))
+                    )
+                elif len(payloads) == 1:  # one message per read, the usual case on a live socket
+                    events.append(_make((payloads[0], is_text)))
+                else:
+                    events += map(_make, zip(payloads, repeat(is_text)))
+        except ProtocolError as exc:
+            # inflating failed: the violation is this layer's, found after the scanner's
+            raise self._stop_with(exc, events) from None
         error = self._scanner.error
         if error is not None:
             # No local of this frame refers to the exception: the traceback refers to the frame,
@@ -164,15 +238,64 @@ class Decoder:
     def _stop(self, error: tuple[int, int, int], events: list[Event]) -> ProtocolError:
         status, value, position = error
         exc = C.error(status, value, position, self.max_frame_size or 0, self.max_message_size or 0)
+        return self._stop_with(exc, events)
+
+    def _stop_with(self, exc: ProtocolError, events: list[Event]) -> ProtocolError:
         exc.events = events  # type: ignore[attr-defined]
         self._error = (str(exc), exc.code)
         self._parts = []
+        self._inflater = None
         return exc
 
-    def _events(self, records: Any, payloads: Any, append: Any) -> None:
+    def _whole_compressed(self, payloads: Any, is_text: bool, events: list[Event]) -> None:
+        """Single-frame compressed messages: inflated, text validated."""
+        inflated: list[bytes] = []
+        try:
+            self._inflater.whole_messages(payloads, self._limit, inflated)  # type: ignore[union-attr]
+        except ProtocolError:
+            self._deliver(inflated, is_text, events)  # the messages before the failing one
+            raise
+        self._deliver(inflated, is_text, events)
+
+    def _deliver(self, inflated: list[bytes], is_text: bool, events: list[Event]) -> None:
+        if not is_text:
+            events += map(_make, zip(inflated, repeat(False)))
+            return
+        # decoding validates, and the str is kept: nothing is decoded twice
+        before = len(events)
+        try:
+            events += map(_make_decoded, zip(inflated, repeat(True), map(str, inflated, _UTF8)))
+        except UnicodeDecodeError:
+            # the messages before the invalid one were appended: they are events
+            raise self._invalid(inflated[len(events) - before]) from None
+
+    def _invalid(self, data: bytes) -> ProtocolError:
+        """The fail-fast position of invalid UTF-8 in a whole message (SPEC: the first byte
+        after which it could no longer be valid), found by the backend's validator."""
+        _, at = self._backend.utf8_feed(ACCEPT_STATE, data)
+        return _invalid_text(at if at >= 0 else len(data))
+
+    def _inflated_fragment(self, payload: bytes, first: bool, fin: bool, is_text: bool) -> bytes:
+        """One frame of a fragmented compressed message: inflated, text validated as it comes
+        (fail fast: positions index the inflated message)."""
+        data = self._inflater.inflate(payload, fin, self._limit)  # type: ignore[union-attr]
+        if is_text:
+            if first:
+                self._utf8, self._utf8_at = ACCEPT_STATE, 0
+            state, at = self._backend.utf8_feed(self._utf8, data)
+            if at >= 0:
+                raise _invalid_text(self._utf8_at + at)
+            self._utf8_at += len(data)
+            self._utf8 = state
+            if fin and state != ACCEPT_STATE:
+                raise _invalid_text(self._utf8_at)
+        return data
+
+    def _events(self, records: Any, payloads: Any, events: list[Event]) -> None:
+        append = events.append
         for (_, _, kind, code), payload in zip(records, payloads):
             if kind == _SINGLE_TEXT:
-                append(_make((payload, True)))
+                append(_decoded(payload) if self.decode_text else _make((payload, True)))
             elif kind == _SINGLE_BINARY:
                 append(_make((payload, False)))
             elif kind == _PING:
@@ -181,6 +304,24 @@ class Decoder:
                 append(Pong(payload))
             elif kind == _CLOSE:
                 append(Close(code or None, str(payload[2:], "utf-8")))
+            elif kind & C.R_RSV1:
+                # a frame of a compressed message (RFC 7692 6.2)
+                first = bool(kind & C.R_FIRST)
+                fin = bool(kind & C.R_FIN)
+                is_text = bool(kind & C.R_TEXT)
+                if first and fin:
+                    self._whole_compressed((payload,), is_text, events)
+                    continue
+                data = self._inflated_fragment(payload, first, fin, is_text)
+                if first:
+                    self._parts = [data]
+                    self._is_text = is_text
+                else:
+                    self._parts.append(data)
+                if fin:
+                    data = b"".join(self._parts)
+                    self._parts = []
+                    append(_decoded(data) if self.decode_text and self._is_text else _make((data, self._is_text)))
             else:
                 # a fragment of a data message (5.4)
                 if kind & C.R_FIRST:
@@ -189,5 +330,6 @@ class Decoder:
                 else:
                     self._parts.append(payload)
                 if kind & C.R_FIN:
-                    append(Message(b"".join(self._parts), self._is_text))
+                    data = b"".join(self._parts)
                     self._parts = []
+                    append(_decoded(data) if self.decode_text and self._is_text else _make((data, self._is_text)))

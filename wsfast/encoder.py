@@ -3,58 +3,92 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Union
+from typing import Any, Sequence, Union
 
+from . import deflate
 from ._common import readable
 from ._pure import build_header, close_code_valid
 
 Buffer = Union[bytes, bytearray, memoryview]
+
+# The 2-byte headers of unmasked single-frame text (0x81) and binary (0x82) messages under 126
+# bytes, made once: a table lookup costs less than bytes((first, n)).
+_HEADS = {first: tuple(bytes((first, n)) for n in range(126)) for first in (0x81, 0x82)}
 
 
 class Encoder:
     """Builds the frames one endpoint sends.
 
     ``client=True`` masks every frame with a fresh key from ``os.urandom`` (RFC 6455 5.3);
-    servers send unmasked frames.
+    servers send unmasked frames.  ``extensions``: the agreed permessage-deflate parameters
+    (``HandshakeResponse.extensions``); messages are then compressed as the policy's threshold
+    says, or as ``compress=`` forces.
     """
 
     _backend: Any
 
-    def __init__(self, *, client: bool = False) -> None:
+    def __init__(self, *, client: bool = False, extensions: Sequence[Any] = ()) -> None:
         self.client = bool(client)
         # Masking keys come from os.urandom (5.3: unpredictable), drawn 1 KiB at a time: one
         # system call per 256 frames instead of one per frame.
         self._keys = b""
         self._next_key = 0
-        self._mask = self._backend.mask
+        self._client_frame = self._backend.client_frame
+        agreed = deflate.find(extensions)
+        self._compressor: deflate.Compressor | None = None
+        self._threshold = 0
+        if agreed is not None:
+            bits, no_takeover = agreed.sending(self.client)
+            self._compressor = deflate.Compressor(
+                bits, no_takeover, agreed.compress_level, agreed.mem_level
+            )
+            self._threshold = agreed.threshold
+        # message() takes its short path when nothing is to be compressed
+        self._plain = self._compressor is None
 
-    def _frame(self, opcode: int, payload: Any, fin: bool = True) -> bytes:
-        # The header is built in Python for both backends: at 2-14 bytes a cffi call would
-        # cost more than it does.  Short frames (the common case) take the inline path.
-        n = len(payload)
-        first = opcode | 0x80 if fin else opcode
+    def _key(self) -> bytes:
+        i = self._next_key
+        if i >= len(self._keys):
+            self._keys, i = os.urandom(1024), 0
+        self._next_key = i + 4
+        return self._keys[i : i + 4]
+
+    def _frame(self, opcode: int, payload: Any, fin: bool = True, rsv: int = 0) -> bytes:
+        # Server frames: the header built in Python (at 2-14 bytes a cffi call would cost more
+        # than it does), one concatenation.  Client frames: one C call writes the whole frame.
+        first = (opcode | 0x80 if fin else opcode) | rsv
         if self.client:
-            i = self._next_key
-            if i >= len(self._keys):
-                self._keys, i = os.urandom(1024), 0
-            self._next_key = i + 4
-            key = self._keys[i : i + 4]
-            if n < 126:
-                return bytes((first, 0x80 | n)) + key + self._mask(payload, key, 0)
-            return build_header(fin, 0, opcode, n, key) + self._mask(payload, key, 0)
+            return self._client_frame(first, payload, self._key())
+        n = len(payload)
         if n < 126:
             return bytes((first, n)) + payload
-        return build_header(fin, 0, opcode, n, None) + payload
+        return build_header(fin, rsv, opcode, n, None) + payload
 
-    def message(self, data: str | Buffer, *, fragment_size: int | None = None) -> bytes:
-        """A text message for ``str``, a binary one for bytes-like data, optionally split into
-        frames of at most ``fragment_size`` payload bytes."""
+    def _payload(self, data: str | Buffer, compress: bool | None) -> tuple[int, Any, int]:
+        """(opcode, payload to frame, RSV bits of its first frame)."""
         if type(data) is str or isinstance(data, str):
             opcode, payload = 0x1, data.encode("utf-8")
         else:
             opcode, payload = 0x2, data if type(data) is bytes else readable(data)
+        c = self._compressor
+        if compress is None:
+            if c is None or len(payload) < self._threshold:
+                return opcode, payload, 0
+        elif compress is True:
+            if c is None:
+                raise ValueError("compress=True needs a negotiated permessage-deflate")
+        elif compress is False:
+            return opcode, payload, 0
+        else:
+            raise TypeError(f"compress must be None, True or False, not {compress!r}")
+        # RFC 7692 6.1: the message is compressed whole; RSV1 on its first frame only
+        return opcode, c.compress(payload), 0x40  # type: ignore[union-attr]
+
+    def _fragments(
+        self, opcode: int, payload: Any, rsv: int, fragment_size: int | None
+    ) -> list[bytes]:
         if fragment_size is None or len(payload) <= fragment_size:
-            return self._frame(opcode, payload)
+            return [self._frame(opcode, payload, True, rsv)]
         if type(fragment_size) is not int or fragment_size < 1:
             raise ValueError(f"fragment_size must be a positive integer, not {fragment_size!r}")
         view = memoryview(payload)
@@ -62,8 +96,72 @@ class Encoder:
         for start in range(0, len(view), fragment_size):
             chunk = view[start : start + fragment_size]
             last = start + fragment_size >= len(view)
-            frames.append(self._frame(opcode if start == 0 else 0x0, chunk, fin=last))
-        return b"".join(frames)
+            if start:
+                frames.append(self._frame(0x0, chunk, last))
+            else:
+                frames.append(self._frame(opcode, chunk, last, rsv))
+        return frames
+
+    def message(
+        self,
+        data: str | Buffer,
+        *,
+        fragment_size: int | None = None,
+        compress: bool | None = None,
+    ) -> bytes:
+        """A text message for ``str``, a binary one for bytes-like data, optionally split into
+        frames of at most ``fragment_size`` payload bytes (compressed bytes, when compressed).
+        ``compress``: None follows the permessage-deflate policy, True or False force it."""
+        if fragment_size is None and self._plain and compress is None:
+            # the common case, inline: one frame, nothing to compress
+            if type(data) is str:
+                payload: Any = data.encode()
+                first = 0x81
+            elif type(data) is bytes:
+                payload, first = data, 0x82
+            else:
+                return self._message(data, fragment_size, compress)
+            if self.client:
+                return self._client_frame(first, payload, self._key())
+            n = len(payload)
+            if n < 126:
+                return _HEADS[first][n] + payload
+            return build_header(True, 0, first & 0x0F, n, None) + payload
+        return self._message(data, fragment_size, compress)
+
+    def _message(self, data: Any, fragment_size: int | None, compress: bool | None) -> bytes:
+        opcode, payload, rsv = self._payload(data, compress)
+        if fragment_size is None or len(payload) <= fragment_size:
+            return self._frame(opcode, payload, True, rsv)
+        return b"".join(self._fragments(opcode, payload, rsv, fragment_size))
+
+    def message_parts(
+        self,
+        data: str | Buffer,
+        *,
+        fragment_size: int | None = None,
+        compress: bool | None = None,
+    ) -> list[Any]:
+        """The bytes of ``message(...)`` as pieces for ``writelines`` / ``sendmsg``: a
+        bytes-like payload sent unmasked and uncompressed is one of the pieces as given, not
+        copied into its frame."""
+        opcode, payload, rsv = self._payload(data, compress)
+        if self.client or rsv or opcode == 0x1:
+            return self._fragments(opcode, payload, rsv, fragment_size)
+        if fragment_size is not None and len(payload) > fragment_size:
+            if type(fragment_size) is not int or fragment_size < 1:
+                raise ValueError(
+                    f"fragment_size must be a positive integer, not {fragment_size!r}"
+                )
+            view = memoryview(payload)
+            parts: list[Any] = []
+            for start in range(0, len(view), fragment_size):
+                chunk = view[start : start + fragment_size]
+                last = start + fragment_size >= len(view)
+                parts.append(build_header(last, 0, 0x0 if start else opcode, len(chunk), None))
+                parts.append(chunk)
+            return parts
+        return [build_header(True, 0, opcode, len(payload), None), payload]
 
     def _control(self, opcode: int, payload: Buffer | str) -> bytes:
         data = payload.encode("utf-8") if isinstance(payload, str) else readable(payload)

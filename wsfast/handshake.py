@@ -14,10 +14,11 @@ Client side::
 
     request = build_request("example.com", subprotocols=["chat"])
     # send "GET /path HTTP/1.1" with request.headers, read the response
-    subprotocol = check_response(request, status, response_headers)
+    response = check_response(request, status, response_headers)
 
-Every failure raises :class:`~wsfast.errors.HandshakeError`.  No extension is ever negotiated
-(an offered ``permessage-deflate`` is declined by leaving it out of the response).
+Both sides negotiate permessage-deflate (RFC 7692) when given ``extensions=[PerMessageDeflate()]``:
+``response.extensions`` holds the agreed parameters, for ``Decoder(extensions=...)`` and
+``Encoder(extensions=...)``.  Every failure raises :class:`~wsfast.errors.HandshakeError`.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from .deflate import NAME as _DEFLATE
+from .deflate import PerMessageDeflate, parse_extensions
 from .errors import HandshakeError
 
 __all__ = [
     "HandshakeRequest",
     "HandshakeResponse",
+    "PerMessageDeflate",
     "accept_key",
     "accept_request",
     "build_request",
@@ -55,18 +59,21 @@ Headers = Iterable[Header]
 
 class HandshakeRequest(NamedTuple):
     """A client's upgrade request: the headers to send, the key they carry and the offered
-    subprotocols (needed again to check the response)."""
+    subprotocols and extensions (needed again to check the response)."""
 
     headers: list[tuple[str, str]]
     key: str
     subprotocols: tuple[str, ...]
+    extensions: tuple[PerMessageDeflate, ...] = ()
 
 
 class HandshakeResponse(NamedTuple):
-    """A server's acceptance: the headers of the 101 response and the chosen subprotocol."""
+    """A handshake's outcome: the headers of the 101 response (built by the server, received by
+    the client), the selected subprotocol and the agreed extensions (empty when none was)."""
 
     headers: list[tuple[str, str]]
     subprotocol: str | None
+    extensions: tuple[PerMessageDeflate, ...] = ()
 
 
 def accept_key(key: str | bytes) -> str:
@@ -87,6 +94,7 @@ def accept_request(
     headers: Headers,
     *,
     subprotocols: Sequence[str] = (),
+    extensions: Sequence[PerMessageDeflate] = (),
     extra_headers: Headers = (),
 ) -> HandshakeResponse:
     """Check a client's opening handshake (RFC 6455 4.2.1) and build the 101 response headers.
@@ -94,8 +102,12 @@ def accept_request(
     ``http_version`` is the request line's version, such as ``"HTTP/1.1"``.  ``subprotocols``
     lists the server's subprotocols in order of preference: the first one the client also
     offered is selected; when there is none, the response names no subprotocol (the client
-    decides whether to go on).  ``extra_headers`` are appended to the response as given.
+    decides whether to go on).  ``extensions`` lists the server's PerMessageDeflate policies:
+    the client's first offer one of them accepts is agreed (RFC 7692 5: offers with unknown,
+    duplicated or invalid parameters are skipped, never a failure).  ``extra_headers`` are
+    appended to the response as given.
     """
+    policies = _policies(extensions)
     if method != "GET":
         raise HandshakeError(f"unsupported method {method!r} (expected GET)")
     _check_http_version(http_version)
@@ -126,22 +138,57 @@ def accept_request(
     ]
     if selected is not None:
         response.append(("Sec-WebSocket-Protocol", selected))
+    agreed = _agree(policies, fields.get("sec-websocket-extensions", ()))
+    if agreed is not None:
+        response.append(("Sec-WebSocket-Extensions", agreed[1]))
     response.extend((_text(name), _text(value)) for name, value in extra_headers)
-    return HandshakeResponse(response, selected)
+    return HandshakeResponse(response, selected, () if agreed is None else (agreed[0],))
+
+
+def _policies(extensions: Sequence[PerMessageDeflate]) -> tuple[PerMessageDeflate, ...]:
+    policies = tuple(extensions)
+    for ext in policies:
+        if not isinstance(ext, PerMessageDeflate):
+            raise TypeError(f"unsupported extension {ext!r}: wsfast implements permessage-deflate")
+    return policies
+
+
+def _agree(
+    policies: tuple[PerMessageDeflate, ...], values: Sequence[str]
+) -> tuple[PerMessageDeflate, str] | None:
+    """The first offer in the client's header that a policy accepts (RFC 7692 5): the agreed
+    parameters and the answer to send."""
+    if not policies or not values:
+        return None
+    try:
+        offers = parse_extensions(values)
+    except ValueError:
+        return None  # a header that cannot be read offers nothing we can accept
+    for name, params in offers:
+        if name.lower() != _DEFLATE:
+            continue
+        for policy in policies:
+            agreed = policy.accept(params)
+            if agreed is not None:
+                return agreed
+    return None
 
 
 def build_request(
     host: str,
     *,
     subprotocols: Sequence[str] = (),
+    extensions: Sequence[PerMessageDeflate] = (),
     origin: str | None = None,
     extra_headers: Headers = (),
 ) -> HandshakeRequest:
     """The headers of a client's opening handshake (RFC 6455 4.1), with a fresh key.
 
     ``host`` is the Host header (``"example.com"`` or ``"example.com:8080"``); the caller
-    writes the request line ``GET <resource> HTTP/1.1`` itself.
+    writes the request line ``GET <resource> HTTP/1.1`` itself.  ``extensions``:
+    PerMessageDeflate policies to offer, in order of preference.
     """
+    policies = _policies(extensions)
     offered = tuple(subprotocols)
     for name in offered:
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
@@ -156,38 +203,66 @@ def build_request(
     ]
     if offered:
         headers.append(("Sec-WebSocket-Protocol", ", ".join(offered)))
+    if policies:
+        headers.append(("Sec-WebSocket-Extensions", ", ".join(p.offer() for p in policies)))
     if origin is not None:
         headers.append(("Origin", origin))
     headers.extend((_text(name), _text(value)) for name, value in extra_headers)
-    return HandshakeRequest(headers, key, offered)
+    return HandshakeRequest(headers, key, offered, policies)
 
 
-def check_response(request: HandshakeRequest, status: int, headers: Headers) -> str | None:
-    """Check the server's answer to ``request`` (RFC 6455 4.1, the client's checks 1-6) and
-    return the subprotocol it selected, or None."""
+def check_response(request: HandshakeRequest, status: int, headers: Headers) -> HandshakeResponse:
+    """Check the server's answer to ``request`` (RFC 6455 4.1, the client's checks 1-6; RFC
+    7692 for permessage-deflate) and return the headers received, the subprotocol selected (or
+    None) and the extensions agreed."""
+    received = [(_text(name), _text(value)) for name, value in headers]
     if status != 101:
         raise HandshakeError(f"unexpected status {status} (expected 101)")
-    fields = _fields(headers)
+    fields = _fields(received)
     _check_upgrade(fields)
     _check_connection(fields)
     accept = _single(fields, "sec-websocket-accept")
     expected = accept_key(request.key)
     if accept != expected:
         raise HandshakeError(f"wrong sec-websocket-accept {accept!r} (expected {expected!r})")
-    extensions = _tokens(fields, "sec-websocket-extensions")
-    if extensions:
-        # 4.1 item 5: nothing was offered, so any extension in use is a failure.
-        raise HandshakeError(f"unexpected sec-websocket-extensions {extensions[0]!r}")
+    agreed = _check_extensions(request, fields.get("sec-websocket-extensions", []))
     selected = _tokens(fields, "sec-websocket-protocol")
     if not selected:
-        return None
+        return HandshakeResponse(received, None, agreed)
     if len(selected) > 1:
         raise HandshakeError(
             f"several subprotocols selected {', '.join(selected)!r} (at most one is allowed)"
         )
     if selected[0] not in request.subprotocols:
         raise HandshakeError(f"unexpected subprotocol {selected[0]!r} (not offered)")
-    return selected[0]
+    return HandshakeResponse(received, selected[0], agreed)
+
+
+def _check_extensions(
+    request: HandshakeRequest, values: list[str]
+) -> tuple[PerMessageDeflate, ...]:
+    """4.1 item 5: every extension in use must have been offered; RFC 7692 7.1: the answer must
+    fit one of the offers."""
+    try:
+        answered = parse_extensions(values)
+    except ValueError as exc:
+        raise HandshakeError(str(exc)) from None
+    if not answered:
+        return ()
+    name, params = answered[0]
+    if name.lower() != _DEFLATE or not request.extensions:
+        raise HandshakeError(f"unexpected sec-websocket-extensions {name!r} (not offered)")
+    if len(answered) > 1:
+        raise HandshakeError(f"several extensions in use {', '.join(values)!r} (one was offered)")
+    # The answer accepts one of the offers: the first it fits is the one the server took.
+    error: HandshakeError | None = None
+    for policy in request.extensions:
+        try:
+            return (policy.check(params),)
+        except HandshakeError as exc:
+            error = error or exc
+    assert error is not None
+    raise error
 
 
 def _text(value: str | bytes) -> str:

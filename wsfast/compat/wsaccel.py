@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..integrations import _default_api, quad_classes
+from ..integrations._shared import default_api, quad_classes
 
 if TYPE_CHECKING:  # the classes quad_classes builds are subclasses of these
-    from ..integrations import KeyedMasker as _KeyedMasker
-    from ..integrations import NullMasker as _NullMasker
-    from ..integrations import QuadUtf8Validator as _QuadUtf8Validator
+    from ..integrations._shared import KeyedMasker as _KeyedMasker
+    from ..integrations._shared import NullMasker as _NullMasker
+    from ..integrations._shared import QuadUtf8Validator as _QuadUtf8Validator
 else:
-    _KeyedMasker, _NullMasker, _QuadUtf8Validator = quad_classes(_default_api())
+    _KeyedMasker, _NullMasker, _QuadUtf8Validator = quad_classes(default_api())
 
 __all__ = ["Utf8Validator", "XorMaskerNull", "XorMaskerSimple", "createXorMasker"]
 
