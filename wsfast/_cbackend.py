@@ -280,8 +280,6 @@ _scratches: list = []
 _take, _give = _scratches.pop, _scratches.append
 
 
-
-
 # Compiled batch layouts (struct formats written by wsfast_decode), by format: a stream of
 # same-size messages reuses one.  Bounded: cleared when full.
 _LAYOUTS: dict[bytes, struct.Struct] = {}
@@ -300,7 +298,7 @@ def _layout(fmt: bytes) -> struct.Struct:
 class Scanner:
     """Twin of _pure.Scanner over wsfast_decode: one C call per feed, records read in bulk.
 
-    Per connection it holds the C decoder state (a few hundred bytes) and, only while a frame
+    Per connection it holds the C decoder state (168 bytes) and, only while a frame
     is still arriving, the buffer that frame's payload accumulates in (its sink, when large).
     The records and the payloads of complete frames go through a scratch shared by every
     decoder (one per feed running at the time).  Not for use from two threads at once, as any
