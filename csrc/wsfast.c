@@ -986,6 +986,15 @@ size_t wsfast_client_frame(uint8_t *out, int first, const uint8_t *payload, uint
 /* The batch decoder                                                                           */
 /* ------------------------------------------------------------------------------------------ */
 
+/*
+ * A decoder (per connection) holds only what must survive between two reads: the state of the
+ * frame and the message in progress, a header cut short, and the payload so far of a frame
+ * still arriving (in its keep buffer, or in its sink when large).  Frames complete within a
+ * call's input are unmasked from the input into the scratch space, which every decoder of a
+ * thread shares: each payload byte is read once from the input and written once there, and
+ * Python copies it once more, into the bytes the user receives.
+ */
+
 /* 7.4.1 and 7.4.2: the codes an endpoint may put on the wire. */
 static int close_code_valid(uint32_t code)
 {
@@ -1001,25 +1010,29 @@ static int fail(wsfast_decoder *d, int code, uint64_t value, uint64_t position)
     return code;
 }
 
-/* This call's input as it moves into the receive buffer: input[k] belongs at buffer[base + k],
- * and the buffer holds its real bytes below `filled`, except the headers parsed straight from
- * the input (a frame's header is read once, when it opens).  The bytes of a payload are
- * unmasked from the input into the buffer, so each is read and written once; what a call
- * leaves for the next is copied as it is. */
+/* One call's walk over its input. */
 typedef struct {
     const uint8_t *input;
-    uint64_t base;
-    uint64_t filled;
-} incoming;
+    size_t len;
+    size_t pos;              /* the next input byte to consume */
+    wsfast_scratch *s;
+    uint8_t *space;          /* the scratch space */
+    uint64_t used;           /* bytes of it holding this batch's payloads */
+    int count;               /* records so far */
+} call;
 
-/* Copy what the buffer still lacks below `upto` from the input. */
-static void fill_to(wsfast_decoder *d, incoming *in, uint64_t upto)
+/* What a step of the walk tells the loop. */
+#define STEP_ON 0            /* go on with the input */
+#define STEP_DONE 1          /* the input is all consumed */
+#define STEP_AGAIN 2         /* stop here; the caller serves the summary and calls again */
+#define STEP_ERROR 3         /* d->error is set */
+
+/* Stop the walk and ask the caller for something (a WSFAST_F_WANT_* flag) of n bytes. */
+static int want(call *c, uint32_t flag, uint64_t n)
 {
-    if (upto > in->filled) {
-        memcpy(d->buffer + in->filled, in->input + (in->filled - in->base),
-               (size_t)(upto - in->filled));
-        in->filled = upto;
-    }
+    c->s->flags |= flag;
+    c->s->want = n;
+    return STEP_AGAIN;
 }
 
 /* n payload bytes of the open frame, from src to dst (which may be the same), unmasked on the
@@ -1056,52 +1069,55 @@ static int validate_span(wsfast_decoder *d, const uint8_t *p, uint64_t n)
     return 0;
 }
 
-/* Unmask and validate the payload bytes of the open frame that have arrived since the last
- * call, so that no byte is scanned twice however the frame is split. */
-static int advance_payload(wsfast_decoder *d, incoming *in)
+/* The open frame's next n payload bytes, from the input at src to their place at dst: unmask
+ * and validate them, so that no byte is scanned twice however the frame is split. */
+static int take_payload(wsfast_decoder *d, const uint8_t *src, uint8_t *dst, uint64_t n)
 {
-    uint64_t arrived = d->end - d->frame_payload;
-    uint64_t upto = arrived < d->frame_length ? arrived : d->frame_length;
-    uint64_t n = upto - d->frame_done;
-    uint64_t from = d->frame_payload + d->frame_done;
-    uint8_t *p = d->buffer + from;
-    uint64_t here; /* how many of the n bytes are in the buffer already */
-
-    if (n == 0)
-        return 0;
-    if (in->filled <= from) {
-        /* The usual case: the bytes are all in this call's input (and so was the header, which
-         * nothing reads again: it is skipped, not copied). */
-        unmask_span(d, in->input + (from - in->base), p, n, d->frame_done);
-        in->filled = from + n;
-    } else {
-        /* Some arrived before this call, or came with a header read from the buffer (which
-         * fills up to 14 bytes past its start): those are unmasked in place. */
-        here = in->filled - from;
-        if (here > n)
-            here = n;
-        unmask_span(d, p, p, here, d->frame_done);
-        if (here < n) {
-            unmask_span(d, in->input + (from + here - in->base), p + here, n - here,
-                        d->frame_done + here);
-            in->filled = from + n;
-        }
-    }
-    if (validate_span(d, p, n) != 0)
+    unmask_span(d, src, dst, n, d->frame_done);
+    if (validate_span(d, dst, n) != 0)
         return -1;
-    d->frame_done = upto;
+    d->frame_done += n;
     return 0;
 }
 
-/* A control or data frame whose payload is complete: check what can only be checked whole,
- * and fill its record. */
-static int finish_frame(wsfast_decoder *d, wsfast_record *r)
+/* Decimal digits of v at out; returns how many. */
+static size_t put_decimal(char *out, uint64_t v)
 {
+    char digits[20];
+    size_t n = 0, k;
+
+    if (v < 100000) {
+        /* Payloads up to 64 KiB, the common case: 32-bit arithmetic, the digits written from
+         * the last, straight into place. */
+        uint32_t w = (uint32_t)v;
+        n = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5;
+        for (k = n; k > 0; k--) {
+            out[k - 1] = (char)('0' + w % 10);
+            w /= 10;
+        }
+        return n;
+    }
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (k = 0; k < n; k++)
+        out[k] = digits[n - 1 - k];
+    return n;
+}
+
+/* The open frame's payload is complete at `payload` (space[offset...], or the sink when
+ * in_sink): check what can only be checked whole, close the frame, and add its record. */
+static int finish_frame(wsfast_decoder *d, call *c, const uint8_t *payload, uint64_t offset,
+                        int in_sink)
+{
+    wsfast_scratch *s = c->s;
+    wsfast_record *r = &s->records[c->count];
     uint32_t kind = d->frame_kind;
     uint8_t opcode = kind & 0x0f;
-    const uint8_t *payload = d->buffer + d->frame_payload;
 
-    r->offset = d->frame_payload;
+    r->offset = offset;
     r->length = d->frame_length;
     r->kind = kind;
     r->close_code = 0;
@@ -1134,45 +1150,77 @@ static int finish_frame(wsfast_decoder *d, wsfast_record *r)
         d->utf8_state = WSFAST_UTF8_ACCEPT;
         d->utf8_offset = 0;
     }
+    d->frame_open = 0;
+
+    if (c->count == 0)
+        s->same_kind = kind;
+    else if (kind != s->same_kind)
+        s->same_kind = WSFAST_MIXED_KINDS;
+    if (in_sink) {
+        d->sink = NULL;
+        s->flags |= WSFAST_F_SINK_RECORD;
+    } else {
+        char *out = s->layout + s->layout_size;
+        if (s->layout_size == 0)
+            s->first_length = d->frame_length;
+        out += put_decimal(out, d->frame_length);
+        *out++ = 's';
+        s->layout_size = (uint32_t)(out - s->layout);
+        c->used += d->frame_length;
+    }
+    c->count++;
     return 0;
 }
 
-/* Read the next frame header at d->begin and open the frame. */
-static int open_frame(wsfast_decoder *d, incoming *in)
+/* Read the header at the walk's position, the bytes of it kept from earlier calls first.
+ * WSFAST_OK: *h filled, *took its bytes in the input (nothing consumed yet); WSFAST_NEED_MORE:
+ * the input ends inside it, and what there is of it is kept; a violation: d->error set. */
+static int peek_header(wsfast_decoder *d, call *c, wsfast_header *h, size_t *took)
 {
-    wsfast_header h;
+    uint8_t joined[14];
+    const uint8_t *p = c->input + c->pos;
+    size_t avail = c->len - c->pos, have = d->head_size;
     uint64_t value = 0;
-    uint32_t kind;
-    const uint8_t *p;
     int rc;
 
     if (d->closed)
         return fail(d, WSFAST_E_AFTER_CLOSE, 0, 0);
-    if (d->begin >= in->filled) {
-        p = in->input + (d->begin - in->base);
-    } else {
-        /* The header began in an earlier call: make it whole in the buffer. */
-        fill_to(d, in, d->end - d->begin < 14 ? d->end : d->begin + 14);
-        p = d->buffer + d->begin;
+    if (have > 0) {
+        size_t add = avail < 14 - have ? avail : 14 - have;
+        memcpy(joined, d->head, have);
+        memcpy(joined + have, p, add);
+        p = joined;
+        avail = have + add;
     }
-    rc = read_header(p, (size_t)(d->end - d->begin), (d->flags & WSFAST_STRICT) != 0, d, &h,
-                     &value);
-    if (rc == WSFAST_NEED_MORE)
+    rc = read_header(p, avail, (d->flags & WSFAST_STRICT) != 0, d, h, &value);
+    if (rc == WSFAST_NEED_MORE) {
+        /* fewer than 14 bytes, all there is */
+        memcpy(d->head, p, avail);
+        d->head_size = (uint8_t)avail;
+        c->pos = c->len;
         return rc;
+    }
     if (rc < 0)
         return fail(d, rc, value, 0);
+    *took = h->size - have;
+    return WSFAST_OK;
+}
 
-    kind = h.opcode | (h.fin ? WSFAST_R_FIN : 0);
-    if (h.opcode < 8) {
-        if (h.opcode != 0) {
-            d->message_opcode = h.opcode;
-            d->message_rsv1 = (h.rsv & 0x40) != 0;
-            d->message_size = h.length;
+/* Open the frame whose header is h, its header consumed. */
+static void open_frame(wsfast_decoder *d, call *c, const wsfast_header *h, size_t took)
+{
+    uint32_t kind = h->opcode | (h->fin ? WSFAST_R_FIN : 0);
+
+    if (h->opcode < 8) {
+        if (h->opcode != 0) {
+            d->message_opcode = h->opcode;
+            d->message_rsv1 = (h->rsv & 0x40) != 0;
+            d->message_size = h->length;
             d->utf8_state = WSFAST_UTF8_ACCEPT;
             d->utf8_offset = 0;
             kind |= WSFAST_R_FIRST;
         } else {
-            d->message_size += h.length;
+            d->message_size += h->length;
         }
         if (d->message_opcode == 1)
             kind |= WSFAST_R_TEXT;
@@ -1181,209 +1229,148 @@ static int open_frame(wsfast_decoder *d, incoming *in)
     }
     d->frame_open = 1;
     d->sink = NULL; /* a sink serves the frame it was asked for, never a later one */
-    d->frame_payload = d->begin + h.size;
-    d->frame_length = h.length;
+    d->frame_length = h->length;
     d->frame_done = 0;
     d->frame_kind = kind;
-    memcpy(d->frame_mask, h.mask, 4);
-    return WSFAST_OK;
+    memcpy(d->frame_mask, h->mask, 4);
+    d->head_size = 0;
+    c->pos += took;
 }
 
-/* Decimal digits of v at out; returns how many. */
-static size_t put_decimal(char *out, uint64_t v)
+/* The rest of the input is more of the open frame's payload, not all of it: keep it. */
+static int keep_payload(wsfast_decoder *d, call *c)
 {
-    char digits[20];
-    size_t n = 0, k;
+    uint64_t n = c->len - c->pos;
 
-    if (v < 100000) {
-        /* Header gaps and payloads up to 64 KiB, the common case: 32-bit arithmetic, the
-         * digits written from the last, straight into place. */
-        uint32_t w = (uint32_t)v;
-        n = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5;
-        for (k = n; k > 0; k--) {
-            out[k - 1] = (char)('0' + w % 10);
-            w /= 10;
-        }
-        return n;
+    if (n == 0)
+        return STEP_DONE;
+    if (d->frame_done + n > d->keep_capacity) {
+        return want(c, WSFAST_F_WANT_ROOM, d->frame_done + n);
     }
-
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (k = 0; k < n; k++)
-        out[k] = digits[n - 1 - k];
-    return n;
+    if (take_payload(d, c->input + c->pos, d->keep + d->frame_done, n) != 0)
+        return STEP_ERROR;
+    c->pos = c->len;
+    return STEP_DONE;
 }
 
-/* Add record r (the count-th of the batch) to d->layout and d->same_kind. */
-static void add_to_layout(wsfast_decoder *d, const wsfast_record *r, int count)
+/* A frame was open when the call began: its payload goes on arriving. */
+static int continue_frame(wsfast_decoder *d, call *c)
 {
-    char *out = d->layout + d->layout_size;
+    uint64_t rest = d->frame_length - d->frame_done;
+    uint64_t avail = c->len - c->pos;
+    uint64_t kept = d->frame_done;
 
-    if (count == 0) {
-        d->same_kind = r->kind;
-    } else {
-        const wsfast_record *before = r - 1;
-        uint64_t gap = r->offset - (before->offset + before->length);
-        if (gap != 0) {
-            out += put_decimal(out, gap);
-            *out++ = 'x';
-        }
-        if (r->kind != d->same_kind)
-            d->same_kind = WSFAST_MIXED_KINDS;
+    if (d->sink != NULL) {
+        uint64_t n = avail < rest ? avail : rest;
+        if (n > 0 && take_payload(d, c->input + c->pos, d->sink + d->frame_done, n) != 0)
+            return STEP_ERROR;
+        c->pos += (size_t)n;
+        if (d->frame_done < d->frame_length)
+            return STEP_DONE;
+        return finish_frame(d, c, d->sink, 0, 1) != 0 ? STEP_ERROR : STEP_ON;
     }
-    out += put_decimal(out, r->length);
-    *out++ = 's';
-    d->layout_size = (uint32_t)(out - d->layout);
+    if (avail < rest)
+        return keep_payload(d, c);
+    /* It completes here: what was kept and the rest go into the space, for the layout. */
+    if (d->frame_length > c->s->capacity)
+        return want(c, WSFAST_F_WANT_SPACE, d->frame_length);
+    if (kept > 0)  /* (a frame whose header ended its input has no keep buffer yet) */
+        memcpy(c->space, d->keep, (size_t)kept);
+    if (take_payload(d, c->input + c->pos, c->space + kept, rest) != 0)
+        return STEP_ERROR;
+    c->pos += (size_t)rest;
+    return finish_frame(d, c, c->space, 0, 0) != 0 ? STEP_ERROR : STEP_ON;
 }
 
-/* Unmask (server side) n payload bytes of the open frame from src into its sink, and
- * validate them there (text). */
-static int sink_payload(wsfast_decoder *d, const uint8_t *src, uint64_t n)
+/* The next frame, from its header on. */
+static int next_frame(wsfast_decoder *d, call *c)
 {
-    uint8_t *dst = d->sink + d->frame_done;
+    wsfast_header h;
+    size_t took;
+    uint64_t avail;
+    int rc = peek_header(d, c, &h, &took);
 
-    unmask_span(d, src, dst, n, d->frame_done);
-    if (validate_span(d, dst, n) != 0)
-        return -1;
-    d->frame_done += n;
-    return 0;
+    if (rc == WSFAST_NEED_MORE)
+        return STEP_DONE;
+    if (rc < 0)
+        return STEP_ERROR;
+    avail = c->len - c->pos - took;
+    if (avail >= h.length) {
+        /* Complete in the input: unmasked straight into the space. */
+        uint8_t *dst = c->space + c->used;
+        if (h.length > c->s->capacity - c->used) {
+            /* the header stays unread: the call after the caller read this batch (and, when
+             * it is empty, grew the space) starts with it */
+            return c->used == 0 ? want(c, WSFAST_F_WANT_SPACE, h.length) : STEP_AGAIN;
+        }
+        open_frame(d, c, &h, took);
+        if (take_payload(d, c->input + c->pos, dst, h.length) != 0)
+            return STEP_ERROR;
+        c->pos += (size_t)h.length;
+        return finish_frame(d, c, dst, c->used, 0) != 0 ? STEP_ERROR : STEP_ON;
+    }
+    open_frame(d, c, &h, took);
+    if (d->sink_min != 0 && h.length >= d->sink_min && h.length <= d->sink_max &&
+        h.opcode < 8) {
+        /* A large frame still arriving: ask for a sink. */
+        return want(c, WSFAST_F_WANT_SINK, h.length);
+    }
+    return keep_payload(d, c);
 }
 
-/* The open frame has just been given a sink: move what the buffer holds of its payload there
- * (everything from its payload start belongs to it: a frame complete in the buffer is never
- * open).  Bytes already unmasked and validated in the buffer are copied; the rest go through
- * sink_payload. */
-static int drain_into_sink(wsfast_decoder *d)
+int wsfast_decode(wsfast_decoder *d, wsfast_scratch *s, const uint8_t *input, size_t len)
 {
-    uint64_t buffered = d->end - d->frame_payload;
-    uint64_t done = d->frame_done;
+    call c;
+    int step = STEP_ON;
 
-    memcpy(d->sink, d->buffer + d->frame_payload, (size_t)done);
-    if (buffered > done &&
-        sink_payload(d, d->buffer + d->frame_payload + done, buffered - done) != 0)
-        return -1;
-    d->begin = d->end = d->frame_payload = 0;
-    return 0;
-}
-
-int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len)
-{
-    int count = 0;
-    incoming in;
-
-    d->first_offset = 0;
-    d->want_sink = 0;
-    d->layout_size = 0;
-    d->same_kind = WSFAST_MIXED_KINDS;
-    d->sink_record = 0;
-
+    s->want = 0;
+    s->first_length = 0;
+    s->layout_size = 0;
+    s->same_kind = WSFAST_MIXED_KINDS;
+    s->flags = 0;
     if (d->error)
         return -16;
-    if (d->frame_open && d->sink != NULL) {
-        uint64_t take;
-        if (d->end > d->frame_payload && drain_into_sink(d) != 0)
-            return -16;
-        /* Room for what follows the frame is checked before any input is consumed (the
-         * buffer is empty now: the frame's bytes are all in the sink). */
-        take = d->frame_length - d->frame_done;
-        if (take > len)
-            take = len;
-        if (len - take > d->capacity) {
-            d->need = len - take;
-            return -WSFAST_NEED_ROOM;
-        }
-        if (take > 0 && sink_payload(d, input, take) != 0)
-            return -16;
-        input += take;
-        len -= (size_t)take;
-        if (d->frame_done < d->frame_length)
-            return 0;
-        if (finish_frame(d, &d->records[0]) != 0)
-            return -16;
-        d->records[0].offset = 0;
-        d->sink = NULL;
-        d->frame_open = 0;
-        d->sink_record = 1;
-        d->begin = d->end = 0;
-        if (len > 0) {
-            memcpy(d->buffer, input, len);
-            d->end = len;
-        }
-        return 1;
-    }
-    if (len > 0) {
-        if (d->begin == d->end && !d->frame_open) {
-            d->begin = d->end = 0;
-        }
-        if (d->capacity - d->end < len) {
-            if (d->begin > 0) {
-                uint64_t shift = d->begin;
-                memmove(d->buffer, d->buffer + shift, (size_t)(d->end - shift));
-                d->end -= shift;
-                d->begin = 0;
-                if (d->frame_open)
-                    d->frame_payload -= shift;
-            }
-            if (d->capacity - d->end < len) {
-                d->need = d->end + len;
-                return -WSFAST_NEED_ROOM;
-            }
-        }
-    }
-    /* The input is not copied in up front: its payloads go from it into the buffer unmasked,
-     * and fill_to copies the rest on the way. */
-    in.input = input;
-    in.base = in.filled = d->end;
-    d->end += len;
 
-    while (count < WSFAST_MAX_RECORDS) {
-        if (!d->frame_open) {
-            if (d->begin == d->end)
-                break;
-            if (open_frame(d, &in) != WSFAST_OK)
-                break;
-            if (d->sink_min != 0 && d->frame_length >= d->sink_min &&
-                d->frame_length <= d->sink_max &&
-                (d->frame_kind & 0x0f) < 8 && d->end - d->frame_payload < d->frame_length) {
-                /* A large frame still arriving: ask for a sink. */
-                d->want_sink = d->frame_length;
-                break;
-            }
-        }
-        if (advance_payload(d, &in) != 0)
-            break;
-        if (d->frame_done < d->frame_length)
-            break;
-        if (finish_frame(d, &d->records[count]) != 0)
-            break;
-        add_to_layout(d, &d->records[count], count);
-        count++;
-        d->begin = d->frame_payload + d->frame_length;
-        d->frame_open = 0;
+    c.input = input;
+    c.len = len;
+    c.pos = d->skip < len ? (size_t)d->skip : len;
+    c.s = s;
+    c.space = (uint8_t *)(s + 1);
+    c.used = 0;
+    c.count = 0;
+
+    if (d->frame_open)
+        step = continue_frame(d, &c);
+    while (step == STEP_ON) {
+        if (c.pos == c.len)
+            step = STEP_DONE;
+        else if (c.count == WSFAST_MAX_RECORDS)
+            step = STEP_AGAIN;
+        else
+            step = next_frame(d, &c);
     }
-    /* What this call leaves (a frame still arriving, records beyond this batch) waits in the
-     * buffer for the next one, which may bring no input. */
-    fill_to(d, &in, d->end);
-    if (count > 0)
-        d->first_offset = d->records[0].offset;
-    return d->error ? -(count + 16) : count;
+
+    d->skip = step == STEP_AGAIN ? c.pos : 0;
+    if (d->keep != NULL && !(d->frame_open && d->sink == NULL && d->frame_done > 0)) {
+        /* nothing kept: the buffer is the caller's to free */
+        d->keep = NULL;
+        d->keep_capacity = 0;
+        s->flags |= WSFAST_F_RELEASED;
+    }
+    if (step == STEP_ERROR)
+        return -(c.count + 16);
+    return c.count + (step == STEP_AGAIN ? WSFAST_AGAIN : 0);
 }
 
-int wsfast_move_buffer(wsfast_decoder *d, uint8_t *buffer, uint64_t capacity)
+int wsfast_keep(wsfast_decoder *d, uint8_t *buffer, uint64_t capacity)
 {
-    uint64_t shift = d->begin;
-    uint64_t used = d->end - d->begin;
+    uint64_t kept = d->frame_open && d->sink == NULL ? d->frame_done : 0;
 
-    if (used > capacity)
+    if (kept > capacity)
         return -1;
-    memmove(buffer, d->buffer + shift, (size_t)used);
-    d->buffer = buffer;
-    d->capacity = capacity;
-    d->begin = 0;
-    d->end = used;
-    if (d->frame_open)
-        d->frame_payload -= shift;
+    if (kept > 0)
+        memmove(buffer, d->keep, (size_t)kept);
+    d->keep = buffer;
+    d->keep_capacity = capacity;
     return 0;
 }

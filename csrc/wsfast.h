@@ -22,7 +22,7 @@
  * errors; each error maps to one exception in wsfast/_codes.py. */
 #define WSFAST_OK 0
 #define WSFAST_NEED_MORE 1          /* parse_header: the header is incomplete */
-#define WSFAST_NEED_ROOM 2          /* decoder: the receive buffer must grow to d->need bytes */
+#define WSFAST_AGAIN 512            /* added to wsfast_decode's count: call again */
 
 #define WSFAST_E_RESERVED_OPCODE -1        /* value: the opcode */
 #define WSFAST_E_CONTROL_FRAGMENTED -2     /* value: the opcode */
@@ -41,6 +41,10 @@
 #define WSFAST_E_CLOSE_CODE -15            /* value: the code */
 #define WSFAST_E_CLOSE_UTF8 -16            /* position: index in the reason */
 #define WSFAST_E_AFTER_CLOSE -17           /* bytes after a close frame */
+#define WSFAST_E_INTERRUPTED -18           /* set by the caller, never by wsfast_decode: a call
+                                            * that returned WSFAST_AGAIN was not repeated (an
+                                            * exception), so the bytes it had not consumed
+                                            * are lost to the decoder */
 
 /* Decoder configuration flags. */
 #define WSFAST_CLIENT 1          /* we are the client: frames must not be masked */
@@ -51,6 +55,14 @@
 #define WSFAST_R_RSV1 0x20       /* the message's first frame had RSV1 (compressed) */
 #define WSFAST_R_FIRST 0x40      /* first frame of a data message */
 #define WSFAST_R_TEXT 0x80       /* data frame of a text message (continuations included) */
+
+/* Scratch flags: what a wsfast_decode call reports besides its records. */
+#define WSFAST_F_SINK_RECORD 1   /* records[0] is the frame completed in the sink */
+#define WSFAST_F_RELEASED 2      /* d->keep was set to NULL: its bytes are no longer needed */
+/* With WSFAST_AGAIN, at most one of these: what to serve before calling again. */
+#define WSFAST_F_WANT_SINK 4     /* set d->sink to `want` bytes (see sink_min) */
+#define WSFAST_F_WANT_ROOM 8     /* d->keep must hold `want` bytes (wsfast_keep) */
+#define WSFAST_F_WANT_SPACE 16   /* the space must hold `want` bytes (a larger scratch) */
 
 #define WSFAST_MAX_RECORDS 256
 #define WSFAST_MIXED_KINDS 0xffffffff
@@ -76,8 +88,9 @@ typedef struct {
     uint32_t size;        /* header length, 2..14 */
 } wsfast_header;
 
-/* One complete frame found by wsfast_decode: its payload (unmasked in place) is
- * buffer[offset : offset + length].  Read from Python with struct format "=QQII". */
+/* One complete frame found by wsfast_decode: its payload (unmasked) is
+ * space[offset : offset + length] of the scratch, or the sink.  Read from Python with struct
+ * format "=QQII". */
 typedef struct {
     uint64_t offset;
     uint64_t length;
@@ -85,8 +98,10 @@ typedef struct {
     uint32_t close_code;  /* close frames: the code, or 0 for an empty payload */
 } wsfast_record;
 
-/* A decoder's whole state.  The caller allocates it (ffi.new), fills the configuration and the
- * receive buffer, and passes it to every call; all offsets index buffer. */
+/* What one connection's decoder remembers between calls: its configuration, the frame and the
+ * message in progress, and the bytes of a frame that has not arrived whole.  The caller
+ * allocates it (ffi.new, zeroed) and fills the configuration.  Everything a call needs only
+ * while it runs lives in a wsfast_scratch, which any number of decoders share. */
 typedef struct {
     /* configuration, set once */
     uint32_t flags;          /* WSFAST_CLIENT | WSFAST_STRICT */
@@ -95,24 +110,29 @@ typedef struct {
     uint64_t max_message;    /* largest data message accepted */
     uint64_t max_compressed; /* largest compressed (RSV1) data message accepted, counted on the
                               * wire: its inflated size is bounded by the caller, as it inflates */
+    /* Large frames skip every buffer: when a data frame of sink_min..sink_max bytes (sink_min
+     * 0: never) opens and its payload has not all arrived, the call stops with
+     * WSFAST_F_WANT_SINK and its length; the caller points sink at that many writable bytes
+     * (the object the user will receive) and calls again.  Its payload then goes from the
+     * input straight into the sink, unmasked and validated on the way, and when it is complete
+     * it is records[0] of that call, with WSFAST_F_SINK_RECORD.  (sink_max bounds what a bare
+     * header can make the caller reserve.) */
+    uint64_t sink_min;
+    uint64_t sink_max;
+    uint8_t *sink;
 
-    /* receive buffer: bytes [begin, end) are not consumed yet.  It need not be initialised:
-     * wsfast_decode writes every byte it reads back, except that the header of a frame parsed
-     * straight from the input is never copied in (it is read once, when the frame opens), so
-     * while a frame is open its header bytes in [begin, frame_payload) are garbage. */
-    uint8_t *buffer;
-    uint64_t capacity;
-    uint64_t begin;
-    uint64_t end;
-    uint64_t need;           /* with WSFAST_NEED_ROOM: the capacity required */
-
-    /* the frame whose header has been read and whose payload is arriving */
-    uint64_t frame_payload;  /* offset of its payload (0 when no frame is open) */
-    uint64_t frame_length;   /* its payload length */
-    uint64_t frame_done;     /* payload bytes already unmasked and validated */
+    /* The bytes kept between calls: a frame whose header has been read and whose payload is
+     * still arriving has frame_done bytes of it, unmasked and validated, in keep[0:frame_done]
+     * (or in its sink); a header cut short by the end of the input waits in head. */
+    uint8_t *keep;           /* NULL until a frame needs it; see WSFAST_F_WANT_ROOM, wsfast_keep */
+    uint64_t keep_capacity;
+    uint64_t frame_length;   /* the open frame's payload length */
+    uint64_t frame_done;     /* its payload bytes received so far */
     uint32_t frame_kind;     /* record kind it will produce */
     uint8_t  frame_open;
     uint8_t  frame_mask[4];
+    uint8_t  head_size;
+    uint8_t  head[14];
 
     /* the data message in progress (fragments so far) */
     uint8_t  message_opcode; /* 0: none open, 1: text, 2: binary */
@@ -122,40 +142,42 @@ typedef struct {
     uint64_t message_size;   /* payload bytes of the message so far, this frame included */
     uint64_t utf8_offset;    /* index in the message of the next byte to validate */
 
+    /* input bytes the calls since the last WSFAST_AGAIN-free return have consumed */
+    uint64_t skip;
+
     /* error, sticky: once set, every call returns it again */
     int32_t error;
     uint64_t error_value;
     uint64_t error_position;
+} wsfast_decoder;
 
-    wsfast_record records[256];
-
-    /* The batch's payloads as a Python struct format: for each record, the header bytes to
-     * skip since the previous payload ("6x", omitted when 0) and its payload ("125s"), from the
-     * first record's offset; struct.unpack_from turns it into the payload bytes objects in one
-     * call.  At most 28 characters per record. */
-    char layout[7168];
-
-    /* What a call returns besides its count, written by every wsfast_decode call, side by side
-     * so that Python reads them in one struct unpack (format "=QQIII", in this order). */
-    uint64_t first_offset;   /* records[0].offset: where the layout starts */
-    uint64_t want_sink;      /* see sink_min; 0 when no sink is wanted */
+/* What one wsfast_decode call hands back, and the room it unmasks complete frames into.  Used by
+ * one call at a time (one per thread, shared by every decoder the thread runs), never read by
+ * the next call: nothing in it outlives the call that wrote it, beyond the caller reading it.
+ * The caller allocates sizeof(wsfast_scratch) + capacity bytes (they need not be zeroed) and
+ * sets capacity: the space is the capacity bytes right after the struct. */
+typedef struct {
+    /* Written by every call, side by side so that Python reads them in one struct unpack
+     * (format "=QQIII", in this order). */
+    uint64_t want;           /* with a WSFAST_F_WANT_* flag: how many bytes */
+    uint64_t first_length;   /* the length of the first payload in the space (a batch of one
+                              * is read without the layout) */
     uint32_t layout_size;
     uint32_t same_kind;      /* the kind every record of the batch shares, or
                               * WSFAST_MIXED_KINDS */
-    uint32_t sink_record;    /* see sink_min */
+    uint32_t flags;          /* WSFAST_F_* */
 
-    /* Large frames skip the receive buffer: when a data frame of at least sink_min bytes
-     * (0: never) opens before its payload has arrived, the call returns early with want_sink
-     * set to its length (each call clears it first); the caller points sink at that many
-     * writable bytes (the object the user will receive) and calls again.  From then on its
-     * payload goes from the input straight into the sink, unmasked and validated on the way.
-     * When it completes, the call returns 1 with sink_record set: records[0] is that frame, its
-     * payload the sink, and the bytes after it wait in the buffer for the next call. */
-    uint64_t sink_min;
-    uint64_t sink_max;       /* and at most this long (the sink is allocated before the bytes
-                              * arrive, so this bounds what a bare header can reserve) */
-    uint8_t *sink;
-} wsfast_decoder;
+    uint64_t capacity;       /* bytes of space after this struct; set by the caller */
+
+    /* The frames completed by the call; their payloads (unmasked) are packed back to back in
+     * the space from offset 0, except that of a WSFAST_F_SINK_RECORD, in the sink. */
+    wsfast_record records[256];
+
+    /* The batch's payloads as a Python struct format ("125s" per record, the sink record left
+     * out), read from the start of the space: struct.unpack_from turns it into the payload bytes
+     * objects in one call.  At most 21 characters per record. */
+    char layout[5376];
+} wsfast_scratch;
 
 /* XOR src[0:len] with the 4-byte mask starting at key phase `phase` (0..3) into dst.
  * dst == src is allowed (in place); other overlap is not.  Twin: _pure.mask. */
@@ -194,17 +216,20 @@ size_t wsfast_build_header(uint8_t *out, int fin, int rsv, int opcode, uint64_t 
 size_t wsfast_client_frame(uint8_t *out, int first, const uint8_t *payload, uint64_t length,
                            const uint8_t *keys, size_t key_at);
 
-/* Append input[0:len] to d's buffer and decode every complete frame in it: validate headers,
- * unmask payloads in place, validate text, and fill d->records.  Returns the number of records
- * (at most WSFAST_MAX_RECORDS; call again with len 0 while it returns that many), or
- * -WSFAST_NEED_ROOM (nothing consumed, d->need set) when the input does not fit.  On a
- * violation it returns -(16 + records before it) and leaves the error in d->error, where it
- * stays: every later call returns -16.  Twin: _pure.Scanner. */
-int wsfast_decode(wsfast_decoder *d, const uint8_t *input, size_t len);
+/* Decode input[d->skip:len] (the bytes received, after what earlier calls kept): validate
+ * headers, unmask payloads, validate text, and fill s->records with every frame completed.
+ * Keeps what is left over (a partial frame) in d.  Returns the number of records, plus
+ * WSFAST_AGAIN when the call stopped early and must be called again with the same input (and
+ * the same or another scratch) once the caller has read the records and served what the
+ * flags ask for: a sink, room in d->keep (see wsfast_keep), a larger space, or nothing (the
+ * records or the space filled up).  On a violation it returns -(16 + records before it)
+ * and leaves the error in d->error, where it stays: every later call returns -16.
+ * Twin: _pure.Scanner. */
+int wsfast_decode(wsfast_decoder *d, wsfast_scratch *s, const uint8_t *input, size_t len);
 
-/* Move d's unconsumed bytes into a new buffer of the given capacity and rebase offsets;
- * -1 (nothing changed) when they do not fit. */
-int wsfast_move_buffer(wsfast_decoder *d, uint8_t *buffer, uint64_t capacity);
+/* Give d the keep buffer `buffer` of `capacity` bytes, moving what it keeps into it (the old
+ * one is the caller's to free); -1 (nothing changed) when that does not fit. */
+int wsfast_keep(wsfast_decoder *d, uint8_t *buffer, uint64_t capacity);
 
 /* cdef end */
 

@@ -1,22 +1,26 @@
 /*
- * libFuzzer harness for wsfast_decode and wsfast_move_buffer (the batch decoder).
+ * libFuzzer harness for wsfast_decode and wsfast_keep (the batch decoder).
  *
  * Input: byte 0 configures the decoder, byte 1 drives the chunking and the kernels, byte 2
- * the sinks, the rest is the byte stream received.  The stream is decoded twice:
- *   - whole: one call, a buffer exactly as large as the stream (offsets are stream offsets, so
- *     every payload is checked against the stream, unmasked by the reference);
- *   - chunked: chunks of 0..N bytes chosen by a generator seeded from byte 1, into a buffer that
- *     starts small and grows on WSFAST_NEED_ROOM the way wsfast/_cbackend.py grows it (a new
- *     allocation, wsfast_move_buffer, the old one freed), and shrinks again when idle.
+ * the sinks, the scratch and the keep buffers, the rest is the byte stream received.  The
+ * stream is decoded twice:
+ *   - whole: one input, every record's payload checked against the stream's bytes unmasked
+ *     by the reference (the harness walks the frames on the wire itself), and every error's
+ *     value and position recomputed from the stream;
+ *   - chunked: chunks of 0..N bytes chosen by a generator seeded from byte 1, each its own
+ *     allocation, a scratch whose space starts small and grows on WSFAST_F_WANT_SPACE, keep
+ *     buffers allocated as wsfast/_cbackend.py allocates them (exactly what is asked for, or the
+ *     frame's whole length) and freed when the decoder releases them.
  * Both must give the same records (kind, close code, payload bytes) and the same error
  * (status, value, position), each run under a masking/UTF-8 kernel picked by byte 1.
  * Byte 2 turns on sinks (large frames received straight into a buffer of their own, as
- * wsfast/_cbackend.py does for 64 KiB-16 MiB frames) at small thresholds, and chooses how the
- * call after a sink request looks (empty, or carrying the next chunk), so that a frame
- * completed in its sink, an error inside one, and the bytes after one are all compared too.
- * Every batch's layout (the struct format Python unpacks payloads with) and shared kind are
- * recomputed from its records.  Every record, every error and the decoder state are checked
- * against invariants from RFC 6455 after every call.
+ * wsfast/_cbackend.py does for 64 KiB-16 MiB frames) at small thresholds, and may refuse
+ * them (the frame is then kept like a small one), so that a frame completed in its sink, an
+ * error inside one, and the bytes after one are all compared too.  Every batch's layout (the
+ * struct format Python unpacks payloads with) and shared kind are recomputed from its records.
+ * Every record, every error and the decoder state are checked against invariants from RFC 6455
+ * after every call.  Every buffer is an exact-size allocation, so ASan sees any byte written
+ * past one; none is zeroed, so MSan (TARGET-msan) sees any read of a byte never written.
  */
 #include "../csrc/wsfast.c"
 #include "reference.h"
@@ -48,17 +52,21 @@ typedef struct {
     uint32_t flags, rsv_allowed;
     uint64_t max_frame, max_message;
     uint64_t sink_min, sink_max;
-    size_t initial_capacity;
+    size_t space;        /* the scratch space the chunked run starts with */
+    int refuse_sinks;    /* answer a sink request with none: the frame is then kept */
+    int keep_whole;      /* keep buffers of the frame's whole length (up to 1 MiB), not only
+                          * what is asked */
 } config_t;
 
-/* The sink handed to the decoder for the frame it asked one for: an exact-size allocation, so
- * ASan sees any byte written past it. */
-static uint8_t *sink;
-/* Answer a sink request by passing the next chunk with the call that follows, instead of an
- * empty call first (what wsfast/_cbackend.py does): the header allows both. */
-static int sink_with_input;
-/* A sink was set and the call that fills it is still to come. */
-static int sink_waiting;
+/* One decoder, the scratch it is called with, and the buffers the harness has handed it, each
+ * an exact-size allocation, none zeroed. */
+typedef struct {
+    const config_t *c;
+    wsfast_decoder *d;
+    wsfast_scratch *s;
+    uint8_t *sink;
+    uint8_t *keep;
+} run_t;
 
 typedef struct {
     bytes_t log;        /* every record: kind, close code, length, payload */
@@ -69,26 +77,103 @@ typedef struct {
     int closed;
 } result_t;
 
+/* The whole run's own reading of the frames on the wire, to check payloads and errors
+ * against: `at` is where the next frame (the first without a record) begins. */
+typedef struct {
+    const uint8_t *stream;
+    size_t n, at;
+} wire_t;
+
+/* The frame at w->at as the harness reads it: its payload's offset, its length and its key
+ * (NULL: unmasked).  0 when the stream ends inside its header. */
+static int wire_frame(const wire_t *w, size_t *payload, uint64_t *length, const uint8_t **key)
+{
+    const uint8_t *p = w->stream + w->at;
+    size_t avail = w->n - w->at, size = 2;
+    uint64_t len;
+    int k;
+
+    if (avail < 2)
+        return 0;
+    len = p[1] & 0x7f;
+    if (len == 126) {
+        if (avail < 4)
+            return 0;
+        len = ((uint64_t)p[2] << 8) | p[3];
+        size = 4;
+    } else if (len == 127) {
+        if (avail < 10)
+            return 0;
+        for (len = 0, k = 2; k < 10; k++)
+            len = (len << 8) | p[k];
+        size = 10;
+    }
+    *key = NULL;
+    if (p[1] & 0x80) {
+        if (avail < size + 4)
+            return 0;
+        *key = p + size;
+        size += 4;
+    }
+    *payload = w->at + size;
+    *length = len;
+    return 1;
+}
+
+/* The header size of the frame at w->at. */
+static size_t wire_size(const wire_t *w)
+{
+    size_t payload;
+    uint64_t length;
+    const uint8_t *key;
+
+    CHECK(wire_frame(w, &payload, &length, &key));
+    return payload - w->at;
+}
+
+/* The payload bytes of the frame at w->at that are in the stream, unmasked by the reference,
+ * appended to out; returns how many. */
+static size_t wire_payload(const wire_t *w, bytes_t *out)
+{
+    size_t payload, k, n;
+    uint64_t length;
+    const uint8_t *key;
+
+    CHECK(wire_frame(w, &payload, &length, &key));
+    n = w->n - payload < length ? w->n - payload : (size_t)length;
+    for (k = 0; k < n; k++) {
+        uint8_t b = (uint8_t)(w->stream[payload + k] ^ (key ? key[k & 3] : 0));
+        put(out, &b, 1);
+    }
+    return n;
+}
+
 static int data_opcode(uint32_t op) { return op == 0 || op == 1 || op == 2; }
 static int control_opcode(uint32_t op) { return op == 8 || op == 9 || op == 10; }
 
 /* The state between calls. */
-static void check_state(const wsfast_decoder *d)
+static void check_state(const run_t *R)
 {
-    CHECK(d->begin <= d->end);
-    CHECK(d->end <= d->capacity);
-    if (d->frame_open && d->sink != NULL) {
-        /* its payload goes to the sink: the buffer holds at most its header */
-        CHECK(d->sink == sink);
+    const wsfast_decoder *d = R->d;
+
+    CHECK(d->head_size < 14);
+    CHECK(d->keep == R->keep);
+    CHECK(d->keep_capacity == 0 || d->keep != NULL);
+    if (d->head_size > 0)
+        CHECK(!d->frame_open);
+    if (d->frame_open) {
+        /* a frame complete in the input is never left open (but on an error) */
+        CHECK(d->error || d->frame_done < d->frame_length);
         CHECK(d->frame_done <= d->frame_length);
-        CHECK(d->frame_length >= d->sink_min && d->frame_length <= d->sink_max);
-        CHECK((d->frame_kind & 0x0f) < 8);
-    } else if (d->frame_open) {
-        CHECK(d->frame_payload >= d->begin + 2);
-        CHECK(d->frame_payload <= d->begin + 14);
-        CHECK(d->frame_done <= d->frame_length);
-        CHECK(d->frame_payload + d->frame_done <= d->end);
         CHECK(d->frame_length <= d->max_frame);
+        if (d->sink != NULL) {
+            CHECK(d->sink == R->sink);
+            CHECK(d->frame_length >= d->sink_min && d->frame_length <= d->sink_max);
+            CHECK((d->frame_kind & 0x0f) < 8);
+        } else if (d->frame_done > 0 && !d->error) {
+            /* (a frame failing once complete has its bytes in the space) */
+            CHECK(d->frame_done <= d->keep_capacity);
+        }
     } else {
         CHECK(d->sink == NULL);
     }
@@ -97,75 +182,77 @@ static void check_state(const wsfast_decoder *d)
     CHECK(d->message_size <= d->max_message || d->message_opcode == 0);
 }
 
-/* The batch's layout, written again from its records: for each, the bytes skipped since the
- * previous payload ("<n>x", left out when 0) and its payload ("<n>s"); and the kind all share. */
-static void check_layout(const wsfast_decoder *d, int count)
+/* The batch's layout, written again from its records: "<n>s" for each payload in the space
+ * (the sink's frame left out); and the kind all share. */
+static void check_layout(const wsfast_scratch *s, int count, int from)
 {
-    char want[WSFAST_MAX_RECORDS * 48];
+    char want[WSFAST_MAX_RECORDS * 24];
     size_t n = 0;
-    uint32_t same = d->records[0].kind;
+    uint32_t same = s->records[0].kind;
     int i;
 
     for (i = 0; i < count; i++) {
-        const wsfast_record *rec = &d->records[i];
-        if (i > 0) {
-            uint64_t gap = rec->offset - (rec[-1].offset + rec[-1].length);
-            if (gap)
-                n += (size_t)snprintf(want + n, sizeof want - n, "%llux", (unsigned long long)gap);
-            if (rec->kind != same)
-                same = WSFAST_MIXED_KINDS;
-        }
-        n += (size_t)snprintf(want + n, sizeof want - n, "%llus", (unsigned long long)rec->length);
+        const wsfast_record *rec = &s->records[i];
+        if (rec->kind != same)
+            same = WSFAST_MIXED_KINDS;
+        if (i >= from)
+            n += (size_t)snprintf(want + n, sizeof want - n, "%llus",
+                                  (unsigned long long)rec->length);
     }
-    CHECK(d->layout_size == n);
-    CHECK(memcmp(d->layout, want, n) == 0);
-    CHECK(d->same_kind == same);
+    CHECK(s->layout_size == n);
+    CHECK(memcmp(s->layout, want, n) == 0);
+    CHECK(s->same_kind == same);
+    if (count > from)
+        CHECK(s->first_length == s->records[from].length);
 }
 
-/* One batch of records.  `whole`: buffer offsets are stream offsets. */
-static void take_records(const wsfast_decoder *d, int count, result_t *r, const uint8_t *stream,
-                         int whole)
+/* One batch of records.  `w`: the whole run, whose payloads are checked against the wire. */
+static void take_records(const run_t *R, int count, result_t *r, wire_t *w)
 {
-    uint64_t previous_end = 0;
+    const wsfast_decoder *d = R->d;
+    const wsfast_scratch *s = R->s;
+    const uint8_t *space = (const uint8_t *)(s + 1);
+    int in_sink = (s->flags & WSFAST_F_SINK_RECORD) != 0;
+    uint64_t packed = 0;
     int i;
 
-    if (d->sink_record) {
-        /* one frame, completed in its sink; the layout is not used for it */
-        CHECK(count == 1);
-        CHECK(d->records[0].offset == 0);
-        CHECK(d->records[0].length >= d->sink_min && d->records[0].length <= d->sink_max);
-    } else if (count > 0) {
-        check_layout(d, count);
+    if (in_sink) {
+        /* the frame open when the call began, completed in its sink */
+        CHECK(count >= 1);
+        CHECK(s->records[0].offset == 0);
+        CHECK(s->records[0].length >= d->sink_min && s->records[0].length <= d->sink_max);
+        CHECK(R->sink != NULL);
     }
+    if (count > 0)
+        check_layout(s, count, in_sink);
     for (i = 0; i < count; i++) {
-        const wsfast_record *rec = &d->records[i];
+        const wsfast_record *rec = &s->records[i];
         uint32_t op = rec->kind & 0x0f;
-        const uint8_t *payload = d->sink_record ? sink : d->buffer + rec->offset;
+        int sunk = in_sink && i == 0;
+        const uint8_t *payload = sunk ? R->sink : space + rec->offset;
         uint32_t code32 = rec->close_code;
         uint64_t length = rec->length;
 
-        if (!d->sink_record) {
-            CHECK(rec->offset >= previous_end);
-            CHECK(rec->offset + rec->length <= d->end);
-            CHECK(rec->offset >= 2);
-            previous_end = rec->offset + rec->length;
+        if (!sunk) {
+            /* payloads packed back to back from the start of the space */
+            CHECK(rec->offset == packed);
+            CHECK(rec->offset + rec->length <= s->capacity);
+            packed += rec->length;
         }
         CHECK(data_opcode(op) || control_opcode(op));
         CHECK((rec->kind & ~(uint32_t)0xff) == 0);
         CHECK(rec->length <= d->max_frame);
         CHECK(!r->closed);  /* nothing after a close frame */
 
-        if (whole && !d->sink_record) {
-            /* The payload is the stream's bytes, unmasked with the key just before them. */
-            const uint8_t *wire = stream + rec->offset;
-            uint64_t k;
-            if ((d->flags & WSFAST_CLIENT) == 0) {
-                const uint8_t *key = wire - 4;
-                for (k = 0; k < rec->length; k++)
-                    CHECK(payload[k] == (uint8_t)(wire[k] ^ key[k & 3]));
-            } else {
-                CHECK(memcmp(payload, wire, (size_t)rec->length) == 0);
-            }
+        if (w != NULL) {
+            /* The payload is the next frame's on the wire, unmasked by the reference. */
+            bytes_t wire = {0};
+            CHECK(wire_payload(w, &wire) == rec->length);
+            CHECK(rec->length == 0 || memcmp(wire.data, payload, (size_t)rec->length) == 0);
+            CHECK(((w->stream[w->at] & 0x80) != 0) == ((rec->kind & WSFAST_R_FIN) != 0));
+            CHECK((w->stream[w->at] & 0x0f) == op);
+            w->at = w->at + wire_size(w) + (size_t)rec->length;
+            free(wire.data);
         }
 
         if (control_opcode(op)) {
@@ -222,26 +309,19 @@ static void take_records(const wsfast_decoder *d, int count, result_t *r, const 
     }
 }
 
-/* After the whole run fails: the error agrees with the reference where it can be recomputed. */
-static void check_error(const wsfast_decoder *d, result_t *r)
+/* After the whole run fails: the error agrees with the reference, recomputed from the frame on
+ * the wire it stopped in. */
+static void check_error(const wsfast_decoder *d, result_t *r, const wire_t *w)
 {
     int complete = 0;
     size_t at;
 
     CHECK(d->error <= -1 && d->error >= -17);
     if (d->error == WSFAST_E_INVALID_UTF8) {
-        /* The message so far plus the open frame's payload that has arrived. */
-        uint64_t arrived = d->end - d->frame_payload;
-        uint64_t upto = arrived < d->frame_length ? arrived : d->frame_length;
+        /* The message so far plus what the stream holds of the open frame's payload. */
+        size_t upto = wire_payload(w, &r->message);
         CHECK(d->frame_open);
         CHECK(r->message_text || (d->frame_kind & 0x0f) == 1);
-        if (d->sink != NULL) {
-            /* what arrived was unmasked into the (zeroed) sink: past it, zeros, valid UTF-8 */
-            upto = d->frame_length;
-            put(&r->message, sink, (size_t)upto);
-        } else {
-            put(&r->message, d->buffer + d->frame_payload, (size_t)upto);
-        }
         at = ref_utf8(r->message.data, r->message.len, &complete);
         if (at < r->message.len) {
             CHECK(d->error_position == at);
@@ -254,10 +334,12 @@ static void check_error(const wsfast_decoder *d, result_t *r)
             CHECK(d->error_position == r->message.len);
         }
     } else if (d->error == WSFAST_E_CLOSE_UTF8) {
-        const uint8_t *reason = d->buffer + d->frame_payload + 2;
-        size_t n = (size_t)d->frame_length - 2;
-        at = ref_utf8(reason, n, &complete);
-        CHECK(at < n ? d->error_position == at : (!complete && d->error_position == n));
+        bytes_t close = {0};
+        CHECK(wire_payload(w, &close) == d->frame_length);
+        at = ref_utf8(close.data + 2, close.len - 2, &complete);
+        CHECK(at < close.len - 2 ? d->error_position == at
+                                 : (!complete && d->error_position == close.len - 2));
+        free(close.data);
     } else if (d->error == WSFAST_E_CLOSE_CODE) {
         uint64_t c = d->error_value;
         CHECK(!((c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) ||
@@ -275,59 +357,107 @@ static void check_error(const wsfast_decoder *d, result_t *r)
     }
 }
 
-/* Collect the records of one wsfast_decode return value, resuming while the array fills. */
-static int drain(wsfast_decoder *d, int rc, result_t *r, const uint8_t *stream, int whole)
+static wsfast_scratch *new_scratch(uint64_t capacity)
+{
+    /* malloc, not calloc, as the Python side allocates it */
+    wsfast_scratch *s = malloc(sizeof *s + (size_t)capacity);
+    CHECK(s != NULL);
+    s->capacity = capacity;
+    return s;
+}
+
+/* Decode one input, serving every request the way wsfast/_cbackend.py does, until the call
+ * returns without WSFAST_AGAIN.  -1 when it failed. */
+static int feed(run_t *R, const uint8_t *input, size_t len, result_t *r, wire_t *w)
 {
     static const uint8_t nothing[1] = {0};
+    wsfast_decoder *d = R->d;
+    int rc = wsfast_decode(d, R->s, input, len);
 
     for (;;) {
-        int count;
-        check_state(d);
+        wsfast_scratch *s = R->s;
+        uint32_t wants = s->flags & (WSFAST_F_WANT_SINK | WSFAST_F_WANT_ROOM |
+                                     WSFAST_F_WANT_SPACE);
+        int again = rc >= WSFAST_AGAIN;
+        int count = rc < 0 ? -rc - 16 : again ? rc - WSFAST_AGAIN : rc;
+
+        CHECK(count >= 0 && count <= WSFAST_MAX_RECORDS);
+        CHECK((rc < 0) == (d->error != 0));
+        take_records(R, count, r, w);
+        if (s->flags & WSFAST_F_SINK_RECORD) {
+            CHECK(d->sink == NULL);
+            free(R->sink);
+            R->sink = NULL;
+        }
+        if (s->flags & WSFAST_F_RELEASED) {
+            /* nothing kept: the buffer is ours to free */
+            CHECK(d->keep == NULL && d->keep_capacity == 0 && R->keep != NULL);
+            CHECK(!d->frame_open || d->sink != NULL || d->frame_done == 0);
+            free(R->keep);
+            R->keep = NULL;
+        }
+        check_state(R);
         if (rc < 0) {
-            CHECK(rc <= -16 && rc >= -(16 + WSFAST_MAX_RECORDS));
-            count = -rc - 16;
-            CHECK(d->error != 0);
-            take_records(d, count, r, stream, whole);
             r->error = d->error;
             r->value = d->error_value;
             r->position = d->error_position;
             /* the error is sticky */
-            CHECK(wsfast_decode(d, nothing, 1) == -16);
-            CHECK(wsfast_decode(d, nothing, 0) == -16);
+            CHECK(wsfast_decode(d, s, nothing, 1) == -16);
+            CHECK(wsfast_decode(d, s, nothing, 0) == -16);
             return -1;
         }
-        CHECK(rc <= WSFAST_MAX_RECORDS);
-        CHECK(d->error == 0);
-        take_records(d, rc, r, stream, whole);
-        if (d->sink_record) {
-            /* the frame is out of its sink; the bytes after it wait in the buffer */
-            CHECK(d->sink == NULL && !d->frame_open);
-            free(sink);
-            sink = NULL;
-        } else if (d->want_sink) {
-            /* A large frame opened before its payload arrived: give it a sink, as the Python
-             * side does, and go on.  Zeroed, so that an error check can read all of it. */
-            CHECK(d->frame_open && sink == NULL && d->sink == NULL);
-            CHECK(d->want_sink == d->frame_length);
-            CHECK(d->frame_length >= d->sink_min && d->frame_length <= d->sink_max);
-            CHECK(d->frame_done == 0 && d->end - d->frame_payload < d->frame_length);
-            sink = calloc(1, (size_t)d->want_sink);
-            CHECK(sink != NULL);
-            d->sink = sink;
-            d->want_sink = 0;
-            if (sink_with_input && !whole) {
-                sink_waiting = 1;
-                return 0;
-            }
-        } else if (rc < WSFAST_MAX_RECORDS) {
+        if (!again) {
+            CHECK(wants == 0 && d->skip == 0);
+            /* a keep buffer exactly while a frame's bytes are kept in it */
+            CHECK((d->keep != NULL) == (d->frame_open && d->sink == NULL && d->frame_done > 0));
             return 0;
         }
-        rc = wsfast_decode(d, nothing, 0);
-        CHECK(rc != -WSFAST_NEED_ROOM);
+        CHECK(d->skip <= len);
+        CHECK(wants == 0 || wants == WSFAST_F_WANT_SINK || wants == WSFAST_F_WANT_ROOM ||
+              wants == WSFAST_F_WANT_SPACE);
+        if (wants == WSFAST_F_WANT_SINK) {
+            /* A large frame opened before its payload arrived. */
+            CHECK(d->frame_open && d->sink == NULL && R->sink == NULL);
+            CHECK(s->want == d->frame_length && d->frame_done == 0);
+            CHECK(d->frame_length >= d->sink_min && d->frame_length <= d->sink_max);
+            if (!R->c->refuse_sinks) {
+                R->sink = malloc((size_t)s->want);
+                CHECK(R->sink != NULL);
+                d->sink = R->sink;
+            }
+        } else if (wants == WSFAST_F_WANT_ROOM) {
+            /* the whole frame only up to a bound, as _cbackend.py (a bare header must not
+             * make us allocate what it declares) */
+            uint64_t capacity =
+                R->c->keep_whole && d->frame_length <= (1 << 20) ? d->frame_length : s->want;
+            uint8_t *buffer;
+            CHECK(d->frame_open && d->sink == NULL);
+            CHECK(s->want > d->keep_capacity && s->want < d->frame_length);
+            CHECK(s->want >= d->frame_done);
+            buffer = malloc((size_t)capacity);
+            CHECK(buffer != NULL);
+            if (d->frame_done > 0)  /* too small for what is kept: nothing changes */
+                CHECK(wsfast_keep(d, buffer, d->frame_done - 1) == -1);
+            CHECK(d->keep == R->keep);
+            CHECK(wsfast_keep(d, buffer, capacity) == 0);
+            free(R->keep);
+            R->keep = buffer;
+        } else if (wants == WSFAST_F_WANT_SPACE) {
+            /* a complete frame the space cannot hold, with nothing else in it */
+            uint64_t want = s->want;
+            CHECK(want > s->capacity);
+            free(R->s);
+            R->s = new_scratch(want);
+        } else {
+            /* the records or the space filled up */
+            CHECK(count > 0);
+        }
+        check_state(R);
+        rc = wsfast_decode(d, R->s, input, len);
     }
 }
 
-static wsfast_decoder *new_decoder(const config_t *c, size_t capacity)
+static void start(run_t *R, const config_t *c, uint64_t space)
 {
     wsfast_decoder *d = calloc(1, sizeof *d);
     CHECK(d != NULL);
@@ -337,40 +467,43 @@ static wsfast_decoder *new_decoder(const config_t *c, size_t capacity)
     d->max_message = d->max_compressed = c->max_message;
     d->sink_min = c->sink_min;
     d->sink_max = c->sink_max;
-    /* malloc, not calloc, as the Python side allocates it: a read of bytes the decoder never
-     * wrote is reported by MSan (fuzz/run.sh run decoder-msan); ASan does not see it */
-    d->buffer = malloc(capacity ? capacity : 1);
-    CHECK(d->buffer != NULL);
-    d->capacity = capacity;
-    return d;
+    R->c = c;
+    R->d = d;
+    R->s = new_scratch(space);
+    R->sink = R->keep = NULL;
 }
 
-static void free_decoder(wsfast_decoder *d)
+static void stop(run_t *R)
 {
-    free(d->buffer);
-    free(d);
-    free(sink);  /* a frame left open in its sink (truncated input, or an error) */
-    sink = NULL;
+    free(R->d);
+    free(R->s);
+    free(R->sink);  /* a frame left open (truncated input, or an error) */
+    free(R->keep);
 }
 
 static void run_whole(const config_t *c, const uint8_t *stream, size_t n, result_t *r)
 {
-    wsfast_decoder *d = new_decoder(c, n);
-    int rc = wsfast_decode(d, stream, n);
-    CHECK(rc != -WSFAST_NEED_ROOM);
-    if (drain(d, rc, r, stream, 1) < 0)
-        check_error(d, r);
-    free_decoder(d);
+    run_t R;
+    wire_t w;
+
+    w.stream = stream;
+    w.n = n;
+    w.at = 0;
+    start(&R, c, n);
+    if (feed(&R, stream, n, r, &w) < 0)
+        check_error(R.d, r, &w);
+    stop(&R);
 }
 
 static void run_chunked(const config_t *c, const uint8_t *stream, size_t n, uint8_t seed,
                         result_t *r)
 {
     static const size_t largest[4] = {1, 7, 64, 4096};
-    wsfast_decoder *d = new_decoder(c, c->initial_capacity);
+    run_t R;
     uint32_t rng = 0x01000193u * (seed + 1u);
     size_t pos = 0;
 
+    start(&R, c, c->space);
     while (pos < n) {
         size_t len = 1 + ref_rand(&rng) % largest[seed & 3];
         uint8_t *copy;
@@ -383,54 +516,25 @@ static void run_chunked(const config_t *c, const uint8_t *stream, size_t n, uint
         copy = malloc(len ? len : 1);
         CHECK(copy != NULL);
         memcpy(copy, stream + pos, len);
-        rc = wsfast_decode(d, copy, len);
-        if (rc == -WSFAST_NEED_ROOM) {
-            uint64_t capacity = d->capacity * 2 > d->need ? d->capacity * 2 : d->need;
-            uint8_t *bigger = malloc((size_t)capacity);
-            uint8_t *old = d->buffer;
-            CHECK(d->need > d->capacity);
-            if (d->frame_open && d->sink != NULL)  /* room for what follows the sink's frame */
-                CHECK(d->need == len - (d->frame_length - d->frame_done));
-            else
-                CHECK(d->need >= d->end - d->begin + len);
-            CHECK(bigger != NULL);
-            CHECK(wsfast_move_buffer(d, bigger, capacity) == 0);
-            free(old);
-            check_state(d);
-            rc = wsfast_decode(d, copy, len);
-            CHECK(rc != -WSFAST_NEED_ROOM);
-        }
+        rc = feed(&R, copy, len, r, NULL);
         free(copy);
         pos += len;
-        sink_waiting = 0;
-        if (drain(d, rc, r, stream, 0) < 0)
+        if (rc < 0)
             break;
-        if (pos == n && sink_waiting) {
-            /* The input ended right after a sink was set: the call that fills it, which
-             * validates the payload bytes already buffered, is still owed. */
-            static const uint8_t nothing[1] = {0};
-            sink_waiting = 0;
-            if (drain(d, wsfast_decode(d, nothing, 0), r, stream, 0) < 0)
-                break;
-        }
-        if (d->capacity > 256 && d->end - d->begin <= 16 && (ref_rand(&rng) & 1)) {
-            /* Idle with a large buffer: move to a small one, as the Python side does. */
-            uint8_t *small = malloc(16);
-            uint8_t *old = d->buffer;
-            CHECK(small != NULL);
-            CHECK(wsfast_move_buffer(d, small, 16) == 0);
-            free(old);
-            check_state(d);
+        if ((ref_rand(&rng) & 3) == 0) {
+            /* The next call gets another scratch (the pool's), as it may from Python. */
+            free(R.s);
+            R.s = new_scratch(c->space);
         }
     }
-    free_decoder(d);
+    stop(&R);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint64_t frame_limits[4] = {UINT64_MAX, 0, 125, 1000};
     static const uint64_t message_limits[4] = {UINT64_MAX, 0, 200, 70000};
-    static const size_t capacities[4] = {1, 16, 256, 65536};
+    static const size_t spaces[4] = {0, 16, 256, 65536};
     static const uint64_t sink_mins[4] = {0, 1, 126, 1000};  /* 0: no sinks */
     static const uint64_t sink_maxs[2] = {300, 1 << 20};
     config_t c;
@@ -444,12 +548,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     seed = data[1];
     c.sink_min = sink_mins[data[2] & 3];
     c.sink_max = sink_maxs[(data[2] >> 2) & 1];
-    sink_with_input = (data[2] >> 3) & 1;
+    c.refuse_sinks = (data[2] >> 3) & 1;
+    c.keep_whole = (data[2] >> 4) & 1;
     c.flags = flags & 3;  /* WSFAST_CLIENT | WSFAST_STRICT */
     c.rsv_allowed = (flags & 4) ? 0x40 : 0;
     c.max_frame = frame_limits[(flags >> 3) & 3];
     c.max_message = message_limits[(flags >> 5) & 3];
-    c.initial_capacity = capacities[(seed >> 2) & 3];
+    c.space = spaces[(seed >> 2) & 3];
 
     /* Each run under a kernel chosen by the input (bits 4-7 of byte 1), so the comparison
      * below also holds every SIMD kernel to every other and to the scalar one. */

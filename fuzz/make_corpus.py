@@ -102,8 +102,9 @@ def conversations(masked: bool) -> list[bytes]:
 
 def decoder_seeds() -> list[bytes]:
     # harness bytes: configuration (bit 0 client, bit 1 strict, bit 2 rsv1 allowed, bits 3-4
-    # frame limit, bits 5-6 message limit), the chunking and kernel seed, the sinks (bits 0-1
-    # threshold: none, 1, 126, 1000 bytes; bit 2 largest: 300 bytes or 1 MiB)
+    # frame limit, bits 5-6 message limit), the chunking, scratch space and kernel seed, the
+    # sinks and keep buffers (bits 0-1 sink threshold: none, 1, 126, 1000 bytes; bit 2 largest:
+    # 300 bytes or 1 MiB; bit 3 sinks refused; bit 4 keep buffers of the whole frame's length)
     seeds = []
     for client, masked in ((0, True), (1, False)):
         for stream in conversations(masked):
@@ -112,6 +113,8 @@ def decoder_seeds() -> list[bytes]:
                 (client, 0x0D, 0x06),
                 (2 | client | 4, 0x22, 0x05),
                 (2 | client, 0x61, 0x07),
+                (2 | client, 0x45, 0x0D),
+                (client, 0x1A, 0x16),
             ):
                 seeds.append(bytes([config, chunking, sinks]) + stream)
         for i, (_, hexdata, unmasked) in enumerate(RFC_5_7):

@@ -9,7 +9,7 @@
 #                                      in fuzz/work/TARGET, the log goes to fuzz/logs/TARGET.log;
 #                                      TARGET-msan (e.g. decoder-msan) runs that harness built
 #                                      with MemorySanitizer instead of ASan+UBSan: reads of bytes
-#                                      never written (the receive buffer is not zeroed)
+#                                      never written (keep buffers, sinks, scratch: not zeroed)
 #   fuzz/run.sh all [RUNS]             every target, one after the other
 #   fuzz/run.sh regress                every libFuzzer target once over its seeds and
 #                                      fuzz/regressions/TARGET/ (a quick check for CI)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import threading
 from typing import Any
 
 from . import _codes as C
 from . import _pure
 from ._common import check_mask, phase_of, readable
 from ._version import __version__
+from .errors import ProtocolError
 from ._wsfast import ffi, lib  # type: ignore[import-not-found]
 
 # A compiled module left from another version (an old in-place build, a half-done upgrade) may
@@ -109,12 +111,6 @@ def _output(n: int) -> bytes:
     return bytes(n)
 
 
-_header = ffi.new("wsfast_header *")
-_value = ffi.new("uint64_t *")
-_state = ffi.new("uint32_t *")
-_index = ffi.new("size_t *")
-
-
 def _pointer(data: Any) -> Any:
     """A pointer cffi can pass for a read-only buffer: bytes as they are, others wrapped."""
     if type(data) is bytes:
@@ -167,18 +163,34 @@ def mask_inplace(view: memoryview, mask_: bytes, phase: int) -> None:
         lib.wsfast_mask(p, p, n, mask_, phase)
 
 
+class _PerThread(threading.local):
+    """The cells parse_header and utf8_feed pass C for its results, one set per thread."""
+
+    def __init__(self) -> None:
+        self.header = ffi.new("wsfast_header *")
+        self.value = ffi.new("uint64_t *")
+        self.state = ffi.new("uint32_t *")
+        self.index = ffi.new("size_t *")
+
+
+_here = _PerThread()
+
+
 def utf8_feed(state: int, data: Any) -> tuple[int, int]:
-    _state[0] = state
-    if lib.wsfast_utf8_feed(_state, _pointer(data), len(data), _index) == 0:
-        return _state[0], -1
-    return _state[0], _index[0]
+    here = _here
+    cell, index = here.state, here.index
+    cell[0] = state
+    if lib.wsfast_utf8_feed(cell, _pointer(data), len(data), index) == 0:
+        return cell[0], -1
+    return cell[0], index[0]
 
 
 def parse_header(data: Any, strict: bool) -> tuple:
-    h = _header
-    status = lib.wsfast_parse_header(_pointer(data), len(data), strict, h, _value)
+    here = _here
+    h, value = here.header, here.value
+    status = lib.wsfast_parse_header(_pointer(data), len(data), strict, h, value)
     if status != C.OK:
-        return status, _value[0], None
+        return status, value[0], None
     key = bytes(h.mask) if h.masked else b"\x00\x00\x00\x00"
     return status, 0, (h.fin, h.rsv, h.opcode, h.masked, key, h.length, h.size)
 
@@ -216,37 +228,62 @@ def client_frame(first: int, payload: Any, keys: bytes, at: int) -> bytes:
 
 _RECORD = struct.Struct("=QQII")
 _decode = lib.wsfast_decode
-_MAX_RECORDS = lib.WSFAST_MAX_RECORDS
-# Room for a 64 KiB read (a common socket read size) with up to 16 KiB of a frame left from the
-# read before it: a stream read in 64 KiB pieces never grows the buffer, which at 128 KiB would
-# come from mmap, its pages faulted in per connection.
-_INITIAL_CAPACITY = 80 << 10
+_AGAIN = lib.WSFAST_AGAIN
+_INTERRUPTED = lib.WSFAST_E_INTERRUPTED
+_COUNT = _AGAIN - 1  # rc & _COUNT: the records of a call that returned rc >= 0
+# Scratch space: room for the payloads of a 64 KiB read's complete frames plus a frame
+# left from the read before it.  A call whose frames do not all fit stops and is called again.
+_INITIAL_SPACE = 80 << 10
 # Frames of this many bytes that are still arriving go straight into their bytes object, which
 # is allocated when the header arrives.  Only where it can be allocated without touching its
-# pages (resident memory grows as the bytes arrive, as with the receive buffer), and only up to
-# 16 MiB (the default message limit): a bare header reserves no more address space than that.
+# pages (resident memory grows as the bytes arrive), and only up to 16 MiB (the default message
+# limit): a bare header reserves no more address space than that.
 _SINK_MIN = 1 << 16
 _SINK_MAX = 16 << 20
-_SHRINK_ABOVE = 8 << 20  # keep buffers of up to 8 MiB: regrowing per message costs copies
+# A smaller frame still arriving is kept in a buffer of its own size (larger ones: a buffer that
+# doubles as they arrive), which the decoder drops as soon as the frame is complete.
+_KEEP_WHOLE = _SINK_MAX
+_SHRINK_ABOVE = 8 << 20  # scratch spaces of up to 8 MiB are kept after a large frame
 # Batches of these kinds need no records: every payload is a whole message of that kind.
 _UNIFORM = (C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1, C.R_FIRST | C.R_FIN | 0x2)
 
-
-# The receive buffer is not zeroed: C reads only bytes it has written (a payload is unmasked into
-# it before any record points at it; header bytes are skipped, never read back).
+# Keep buffers and scratch space are not zeroed: C reads only bytes it has written.
 _new_buffer = ffi.new_allocator(should_clear_after_alloc=False)
-_RECORDS_AT = ffi.offsetof("wsfast_decoder", "records")
-_LAYOUT_AT = ffi.offsetof("wsfast_decoder", "layout")
+_SPACE_AT = ffi.sizeof("wsfast_scratch")
+_RECORDS_AT = ffi.offsetof("wsfast_scratch", "records")
+_LAYOUT_AT = ffi.offsetof("wsfast_scratch", "layout")
 # What a decode call returns besides its count, read in one go instead of field by field
-# (each cffi field read costs as much as the whole unpack): first_offset, want_sink,
-# layout_size, same_kind, sink_record.
+# (each cffi field read costs as much as the whole unpack).
 _SUMMARY = struct.Struct("=QQIII")
-_SUMMARY_AT = ffi.offsetof("wsfast_decoder", "first_offset")
-_SUMMARY_FIELDS = ("first_offset", "want_sink", "layout_size", "same_kind", "sink_record")
-if [ffi.offsetof("wsfast_decoder", f) - _SUMMARY_AT for f in _SUMMARY_FIELDS] != [0, 8, 16, 20, 24]:
+_SUMMARY_FIELDS = ("want", "first_length", "layout_size", "same_kind", "flags")
+if [ffi.offsetof("wsfast_scratch", f) for f in _SUMMARY_FIELDS] != [0, 8, 16, 20, 24]:
     raise ImportError(  # pragma: no cover - a compiler that pads them
-        "wsfast_decoder's summary fields are not laid out as _SUMMARY reads them"
+        "wsfast_scratch's summary fields are not laid out as _SUMMARY reads them"
     )
+_SINK_RECORD = lib.WSFAST_F_SINK_RECORD
+_RELEASED = lib.WSFAST_F_RELEASED
+_WANT_SINK = lib.WSFAST_F_WANT_SINK
+_WANT_ROOM = lib.WSFAST_F_WANT_ROOM
+_WANT_SPACE = lib.WSFAST_F_WANT_SPACE
+
+
+def _new_scratch(capacity: int) -> tuple[Any, Any, Any]:
+    """(scratch pointer, buffer over it and its space, the allocation): what a decode call
+    writes into."""
+    block = _new_buffer("uint8_t[]", _SPACE_AT + capacity)
+    s = ffi.cast("wsfast_scratch *", block)
+    s.capacity = capacity
+    return s, ffi.buffer(block), block
+
+
+# Scratches not in use.  A feed takes one (or makes one, when every one is in use: as many exist
+# as feeds have ever run at once, one per thread that decodes) and gives it back when it has
+# read the results.  list.pop and list.append are atomic, with or without the GIL, and the GIL is
+# released inside every cffi call: two calls never share a scratch, on any build, even when a
+# finalizer or a signal handler feeds another decoder in the middle of a feed.  A scratch an
+# exception leaves out is simply freed.
+_scratches: list = []
+_take, _give = _scratches.pop, _scratches.append
 
 
 # Compiled batch layouts (struct formats written by wsfast_decode), by format: a stream of
@@ -265,7 +302,16 @@ def _layout(fmt: bytes) -> struct.Struct:
 
 
 class Scanner:
-    """Twin of _pure.Scanner over wsfast_decode: one C call per feed, records read in bulk."""
+    """Twin of _pure.Scanner over wsfast_decode: one C call per feed, records read in bulk.
+
+    Per connection it holds the C decoder state (168 bytes) and, only while a frame
+    is still arriving, the buffer that frame's payload accumulates in (its sink, when large).
+    The records and the payloads of complete frames go through a scratch shared by every
+    decoder (one per feed running at the time).  Not for use from two threads at once, as any
+    decoder's state: one connection's bytes arrive in order.
+    """
+
+    __slots__ = ("_d", "_sink", "_keep", "error")
 
     def __init__(
         self,
@@ -282,78 +328,106 @@ class Scanner:
         d.max_frame = min(max_frame, 2**64 - 1)
         d.max_message = min(max_message, 2**64 - 1)
         d.max_compressed = min(max_compressed, 2**64 - 1)
-        self._d = d
-        self._raw = ffi.buffer(d)  # the records and the layout are read through this
         if _bytes_new is not None:  # pragma: no branch - None only on PyPy (no sinks there)
             d.sink_min, d.sink_max = _SINK_MIN, _SINK_MAX
+        self._d = d
         self._sink: Any = None  # the object a large frame's payload is going into, and its cdata
-        d.buffer = self._buf = _new_buffer("uint8_t[]", _INITIAL_CAPACITY)
-        d.capacity = self._capacity = _INITIAL_CAPACITY
-        self._view = ffi.buffer(self._buf)
+        self._keep: Any = None  # the buffer a smaller frame's payload is arriving in
         self.error: tuple[int, int, int] | None = None
 
-    def _use(self, size: int) -> None:
-        """Move the unconsumed bytes into a new receive buffer of ``size`` bytes."""
+    def _room(self, need: int) -> None:
+        """Give the open frame a keep buffer of at least ``need`` bytes."""
+        d = self._d
+        length = d.frame_length
+        size = length if length <= _KEEP_WHOLE else max(need, 2 * d.keep_capacity)
         buf = _new_buffer("uint8_t[]", size)
-        if lib.wsfast_move_buffer(self._d, buf, size) != 0:
-            raise AssertionError("receive buffer too small")  # pragma: no cover - a bug
-        self._buf, self._view, self._capacity = buf, ffi.buffer(buf), size
+        if lib.wsfast_keep(d, buf, size) != 0:
+            raise AssertionError("keep buffer too small")  # pragma: no cover - a bug
+        self._keep = buf
 
     def feed(self, data: Any) -> list:
         """Twin of _pure.Scanner.feed: a list of (same_kind, payloads, records) batches."""
         d = self._d
         src = data if type(data) is bytes else ffi.from_buffer(data)
-        count = _decode(d, src, len(data))
-        if count == -C.NEED_ROOM:
-            self._use(max(d.need, 2 * self._capacity))
-            count = _decode(d, src, len(data))
+        try:
+            scratch = _take()
+        except IndexError:
+            scratch = _new_scratch(_INITIAL_SPACE)
+        s, raw, block = scratch
+        rc = _decode(d, s, src, len(data))
+        if rc == 0:
+            _give(scratch)
+            return []  # nothing complete, nothing asked for (a frame still arriving)
         batches = []
-        while True:
-            if count < 0:
-                count = -count - 16
-                if self.error is None:
-                    self.error = (d.error, d.error_value, d.error_position)
-                full = False
-            else:
-                full = count == _MAX_RECORDS
-            if count:
-                first, want_sink, size, same, sink_record = _SUMMARY.unpack_from(
-                    self._raw, _SUMMARY_AT
-                )
-                if sink_record:
-                    # A large frame, received straight into its own bytes object.
-                    payload = self._sink[0]
-                    self._sink = None
-                    if type(payload) is not bytes:
-                        payload = bytes(payload)  # pragma: no cover - PyPy
-                    record = d.records[0]
-                    same = record.kind
-                    records: Any = None if same in _UNIFORM else ((0, record.length, same, 0),)
-                    batches.append((same, (payload,), records))
-                    full = True  # what followed the frame waits in the buffer
+        try:
+            while True:
+                if rc >= 0:
+                    count = rc & _COUNT
                 else:
-                    # Every payload of the batch copied once, straight from the receive buffer
-                    # into its bytes object, by one struct call over the layout C wrote.
-                    fmt = self._raw[_LAYOUT_AT : _LAYOUT_AT + size]
-                    payloads = _layout(fmt).unpack_from(self._view, first)
+                    count = -rc - 16
+                    if d.error == _INTERRUPTED:
+                        raise ProtocolError(
+                            "decoder stopped: an earlier feed was interrupted by an exception",
+                            1011,
+                        )
+                    if self.error is None:
+                        self.error = (d.error, d.error_value, d.error_position)
+                want, first, size, same, flags = _SUMMARY.unpack_from(raw)
+                if count:
+                    # Every payload of the batch copied once, from the scratch space into its
+                    # bytes object: one slice for a batch of one (one message per read, the
+                    # usual case on a live connection), else one struct call over the layout.
+                    if count == 1 and not flags & _SINK_RECORD:
+                        payloads: Any = (raw[_SPACE_AT : _SPACE_AT + first],)
+                    else:
+                        payloads = _layout(raw[_LAYOUT_AT : _LAYOUT_AT + size]).unpack_from(
+                            raw, _SPACE_AT
+                        )
+                        if flags & _SINK_RECORD:
+                            payloads = (self._sink_payload(), *payloads)
                     records = (
                         None
                         if same in _UNIFORM
-                        else _RECORD.iter_unpack(self._raw[_RECORDS_AT : _RECORDS_AT + count * 24])
+                        else _RECORD.iter_unpack(raw[_RECORDS_AT : _RECORDS_AT + count * 24])
                     )
                     batches.append((same, payloads, records))
-                    if self._capacity > _SHRINK_ABOVE and d.begin == d.end:
-                        # A large message grew the buffer; do not hold that memory while idle.
-                        self._use(_INITIAL_CAPACITY)
-            else:
-                want_sink = d.want_sink
-            if want_sink:
-                # A large frame has opened: its payload goes into the object the user gets.
-                target = _bytes_new(None, want_sink)
-                self._sink = (target, ffi.from_buffer("uint8_t[]", target))
-                d.sink = self._sink[1]
-                full = True
-            if not full:
-                return batches
-            # The record array filled up, or a sink was set: decode on from the bytes buffered.
-            count = _decode(d, b"", 0)
+                if flags & _RELEASED:
+                    self._keep = None
+                if rc < _AGAIN:
+                    _give(scratch)
+                    if rc < 0:
+                        self._keep = self._sink = None  # the decoder is stopped for good
+                    return batches
+                # Stopped early: serve what it asks for (or nothing: the records or the space
+                # filled up), then go on from where it stopped.
+                if flags & _WANT_SINK:
+                    # A large frame has opened: its payload goes into the object the user gets
+                    target = _bytes_new(None, want)
+                    self._sink = (target, ffi.from_buffer("uint8_t[]", target))
+                    d.sink = self._sink[1]
+                elif flags & _WANT_ROOM:
+                    self._room(want)
+                elif flags & _WANT_SPACE:
+                    # A complete frame larger than the space: a larger one, which goes back to
+                    # the pool in place of the small one unless it is very large (then it is
+                    # this call's alone, freed when it returns).
+                    bigger = _new_scratch(max(want, 2 * s.capacity))
+                    if want <= _SHRINK_ABOVE:
+                        scratch = bigger
+                    s, raw, block = bigger
+                rc = _decode(d, s, src, len(data))
+        except BaseException:
+            if rc >= _AGAIN:
+                # The call owed a repeat with this input will not get it: the bytes it had not
+                # consumed are lost, so the decoder must not go on with the next ones.
+                d.error = _INTERRUPTED
+                self._keep = self._sink = None
+            raise
+
+    def _sink_payload(self) -> bytes:
+        """The large frame just completed in its sink."""
+        payload = self._sink[0]
+        self._sink = None
+        if type(payload) is not bytes:
+            payload = bytes(payload)  # pragma: no cover - PyPy
+        return payload
