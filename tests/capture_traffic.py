@@ -76,16 +76,22 @@ async def websockets_client(port: int, host: str = "127.0.0.1", **options) -> li
     return sent
 
 
+async def aiohttp_echo(request: web.Request, **options: object) -> web.WebSocketResponse:
+    """An aiohttp WebSocket handler that echoes every message; ``options`` go to its
+    WebSocketResponse (compress=True for permessage-deflate)."""
+    ws = web.WebSocketResponse(**options)  # type: ignore[arg-type]
+    await ws.prepare(request)
+    async for message in ws:
+        if message.type == aiohttp.WSMsgType.TEXT:
+            await ws.send_str(message.data)
+        elif message.type == aiohttp.WSMsgType.BINARY:
+            await ws.send_bytes(message.data)
+    return ws
+
+
 async def aiohttp_conversation(sock: socket.socket) -> list[dict]:
     async def handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=True)
-        await ws.prepare(request)
-        async for message in ws:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                await ws.send_str(message.data)
-            elif message.type == aiohttp.WSMsgType.BINARY:
-                await ws.send_bytes(message.data)
-        return ws
+        return await aiohttp_echo(request, compress=True)
 
     app = web.Application()
     app.router.add_get("/", handler)

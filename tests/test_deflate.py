@@ -418,6 +418,12 @@ def test_message_parts_join_to_the_message_and_keep_a_plain_payload_uncopied(api
     parts = encoder.message_parts(payload)
     assert parts[-1] is payload
     assert b"".join(parts) == encoder.message(payload)
+    for n in (0, 125, 126, 1000, 65535, 65536):
+        data = os.urandom(n)
+        assert b"".join(encoder.message_parts(data)) == encoder.message(data)
+        if n >= 126:
+            assert encoder.message_parts(data)[-1] is data
+    assert b"".join(encoder.message_parts("t\u00e9xt")) == encoder.message("t\u00e9xt")
     fragmented = encoder.message_parts(payload, fragment_size=30000)
     assert b"".join(fragmented) == encoder.message(payload, fragment_size=30000)
     compressed = api.Encoder(extensions=[AGREED])

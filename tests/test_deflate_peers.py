@@ -191,15 +191,10 @@ def test_wsfast_client_frames_into_websockets_server(offer):
 
 
 def test_wsfast_client_frames_into_aiohttp_server():
+    from .capture_traffic import aiohttp_echo
+
     async def handler(request):
-        ws = aiohttp_web.WebSocketResponse(compress=True, max_msg_size=2**24)
-        await ws.prepare(request)
-        async for msg in ws:
-            if msg.type == aiohttp.WSMsgType.TEXT:
-                await ws.send_str(msg.data)
-            elif msg.type == aiohttp.WSMsgType.BINARY:
-                await ws.send_bytes(msg.data)
-        return ws
+        return await aiohttp_echo(request, compress=True, max_msg_size=2**24)
 
     async def main():
         app = aiohttp_web.Application()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from typing import Any, Sequence, Union
 
 from . import deflate
@@ -15,6 +16,8 @@ Buffer = Union[bytes, bytearray, memoryview]
 # bytes, made once: a table lookup costs less than bytes((first, n)).
 # Masking keys are drawn from os.urandom this many bytes at a time (256 keys a system call).
 _KEY_BLOCK = 1024
+_HEAD16 = struct.Struct("!BBH").pack
+_HEAD64 = struct.Struct("!BBQ").pack
 _HEADS = {first: tuple(bytes((first, n)) for n in range(126)) for first in (0x81, 0x82)}
 
 
@@ -47,8 +50,10 @@ class Encoder:
                 bits, no_takeover, agreed.compress_level, agreed.mem_level
             )
             self._threshold = agreed.threshold
-        # message() takes its short path when nothing is to be compressed
+        # message() takes its short path when nothing is to be compressed, message_parts()
+        # when moreover nothing is masked
         self._plain = self._compressor is None
+        self._bare = self._plain and not self.client
 
     def _key(self) -> int:
         """The offset in ``self._keys`` of the next frame's key (a fresh block when used up)."""
@@ -163,6 +168,14 @@ class Encoder:
         """The bytes of ``message(...)`` as pieces for ``writelines`` / ``sendmsg``: a
         bytes-like payload sent unmasked and uncompressed is one of the pieces as given, not
         copied into its frame."""
+        if type(data) is bytes and fragment_size is None and compress is None and self._bare:
+            # the case it exists for, inline: a server's binary message, nothing to compress
+            n = len(data)
+            if n < 126:
+                return [_HEADS[0x82][n] + data]  # a copy this small costs less than a piece
+            if n < 65536:
+                return [_HEAD16(0x82, 126, n), data]
+            return [_HEAD64(0x82, 127, n), data]
         opcode, payload, rsv = self._payload(data, compress)
         if self.client or rsv or opcode == 0x1:
             return self._fragments(opcode, payload, rsv, fragment_size)
