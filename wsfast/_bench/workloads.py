@@ -483,7 +483,7 @@ def encode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Work
             payload = make_text(kind, n, rng).decode("utf-8")
             opcode = 1
         want = [(opcode, _as_bytes(payload))]
-        what = "binary, masked" if client else f"{kind} text"
+        what = ("binary, masked" if client else "binary") if kind == "binary" else f"{kind} text"
         w = Workload("encode", f"{side} {size_label(n)} {what}", "GB/s", n)
         w.note = (
             "one message in one frame; client frames get a fresh random key; wsfast parts:"
