@@ -523,3 +523,16 @@ def test_a_limit_of_zero_lets_only_empty_messages_through(api, many):
     assert d.feed(empty) == [wsfast.Message(b"", True)] * count
     with pytest.raises(wsfast.PayloadTooBig):
         d.feed(client_frame(1, compress(b"x", c), rsv=0x40))
+
+
+def test_compressed_text_takes_the_same_frames_on_every_path(api):
+    # message() has a short path for a server's compressed text: the same bytes as the general
+    # one (fragmented messages and bytes take the general path), the same errors
+    agreed = PerMessageDeflate(threshold=10, server_max_window_bits=15, client_max_window_bits=15)
+    short, general = api.Encoder(extensions=[agreed]), api.Encoder(extensions=[agreed])
+    for text in ("", "tiny", "just over ten", "x" * 200, "\u00e9" * 40000):
+        for compress in (None, True):
+            want = b"".join(general.message_parts(text, compress=compress))
+            assert short.message(text, compress=compress) == want
+    with pytest.raises(TypeError):
+        short.message("some text here", compress="yes")

@@ -12,13 +12,13 @@ from ._pure import build_header, close_code_valid
 
 Buffer = Union[bytes, bytearray, memoryview]
 
-# The 2-byte headers of unmasked single-frame text (0x81) and binary (0x82) messages under 126
-# bytes, made once: a table lookup costs less than bytes((first, n)).
 # Masking keys are drawn from os.urandom this many bytes at a time (256 keys a system call).
 _KEY_BLOCK = 1024
 _HEAD16 = struct.Struct("!BBH").pack
 _HEAD64 = struct.Struct("!BBQ").pack
-_HEADS = {first: tuple(bytes((first, n)) for n in range(126)) for first in (0x81, 0x82)}
+# The 2-byte headers of unmasked single-frame text (0x81), binary (0x82) and compressed text
+# (0xc1: RSV1) messages under 126 bytes, made once: a lookup costs less than bytes((first, n)).
+_HEADS = {first: tuple(bytes((first, n)) for n in range(126)) for first in (0x81, 0x82, 0xC1)}
 
 
 class Encoder:
@@ -150,6 +150,22 @@ class Encoder:
             if n < 126:
                 return _HEADS[first][n] + payload
             return build_header(True, 0, first & 0x0F, n, None) + payload
+        if (
+            fragment_size is None
+            and (compress is None or compress is True)
+            and type(data) is str
+            and self._compressor is not None
+            and not self.client
+        ):
+            # a server's compressed text message, inline (the flush is most of its cost; this
+            # saves the calls around it)
+            payload = data.encode()
+            if compress or len(payload) >= self._threshold:
+                body = self._compressor.compress(payload)
+                n = len(body)
+                if n < 126:
+                    return _HEADS[0xC1][n] + body
+                return build_header(True, 0x40, 0x1, n, None) + body
         return self._message(data, fragment_size, compress)
 
     def _message(self, data: Any, fragment_size: int | None, compress: bool | None) -> bytes:
