@@ -284,6 +284,8 @@ def compressed_conversations(key: bytes | None, takeover: bool) -> dict[str, byt
         lambda: frame(1, part[:3], fin=False, rsv=4, **k) + frame(0, part[3:], rsv=4, **k),
     )
     then("rsv2", lambda: frame(1, b"x", rsv=2, **k))
+    # a stored block's length, whose check fails only on the 00 00 ff ff appended at the end
+    then("bad-deflate-at-the-end", lambda: frame(1, b"\x00\x05\x00", rsv=4, **k))
     # wsproto forgets the message is compressed after a control frame between its fragments
     then(
         "ping-between-compressed-fragments",

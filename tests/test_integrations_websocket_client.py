@@ -11,7 +11,9 @@ import base64
 import hashlib
 import random
 import socket
+import sys
 import threading
+from array import array
 from typing import Any
 
 import pytest
@@ -164,14 +166,47 @@ def test_websocket_client_mask_gives_the_same_bytes(patching):
     cases: list[tuple[Any, Any]] = [(b"abcd", None), ("abcd", "text"), (b"\x00\x00\x00\x00", b"")]
     cases += [(rng.randbytes(4), rng.randbytes(n)) for n in (1, 3, 4, 125, 126, 4099, 70001)]
     cases += [("\xff\x01\x02\x03", "latin-1 \xe9"), (b"abc", b"short key"), (b"abcde", b"long")]
+    # _mask itself, as websocket-client calls it (arrays), with 4-byte and odd keys
+    arrays = [(array("B", k), array("B", d)) for k, d in [(b"abcd", b"12345"), (b"abc", b"1234")]]
     def masked(key: Any, data: Any) -> Any:
         try:
             return _abnf.ABNF.mask(key, data)
         except Exception as exc:  # noqa: BLE001 - a key that is not 4 bytes: its own answer
             return repr(exc)
 
-    before = [masked(k, d) for k, d in cases]
+    def masked_arrays() -> list:
+        out = []
+        for key, data in arrays:
+            try:
+                out.append(_abnf._mask(key, data))
+            except Exception as exc:  # noqa: BLE001 - its own answer to an odd key
+                out.append(repr(exc))
+        return out
+
+    before = [masked(k, d) for k, d in cases], masked_arrays()
     patching("websocket-client")
-    after = [masked(k, d) for k, d in cases]
+    after = [masked(k, d) for k, d in cases], masked_arrays()
     assert after == before
     assert patching.calls["apply_mask"] > 0
+
+
+@pytest.mark.parametrize("missing", ["module", "mask"])
+def test_a_websocket_client_without_its_names_is_refused(monkeypatch, missing):
+    import wsfast
+    from wsfast import integrations
+
+    if missing == "module":  # another distribution's ``websocket``, without websocket._abnf
+        import websocket
+
+        monkeypatch.setitem(sys.modules, "websocket._abnf", None)
+        monkeypatch.delattr(websocket, "_abnf")
+        match = r"websocket-client .* has no websocket\._abnf"
+    else:
+        from websocket import _abnf
+
+        monkeypatch.delattr(_abnf.ABNF, "mask")
+        match = r"websocket-client .* has no static method ABNF\.mask"
+    integrations.unpatch()
+    with pytest.raises(integrations.UnsupportedVersion, match=match):
+        wsfast.patch("websocket-client")
+    assert integrations.patched() == []

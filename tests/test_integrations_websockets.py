@@ -224,7 +224,13 @@ def test_websockets_with_permessage_deflate_gives_the_same_frames(patching, take
     assert ("PayloadTooBig" in over) is (max_size is not None)
 
 
-def legacy_frames(data_chunks: list[bytes], max_size: int | None, extensions: list) -> list:
+def legacy_frames(
+    data_chunks: list[bytes],
+    max_size: int | None,
+    extensions: list,
+    mask: bool = True,
+    fail_after: int | None = None,
+) -> list:
     """What websockets' legacy Frame.read makes of a stream arriving in pieces on an asyncio
     StreamReader: every frame, then the error that stopped it."""
     import warnings
@@ -237,17 +243,22 @@ def legacy_frames(data_chunks: list[bytes], max_size: int | None, extensions: li
         reader = asyncio.StreamReader()
 
         async def feed() -> None:
-            for chunk in data_chunks:
+            for i, chunk in enumerate(data_chunks):
                 reader.feed_data(chunk)
+                if i == fail_after:  # the transport's error, with data still buffered
+                    reader.set_exception(ConnectionResetError("reset by the test"))
+                    return
                 await asyncio.sleep(0)
             reader.feed_eof()
 
-        feeding = asyncio.ensure_future(feed())
+        if fail_after is not None:  # all of it there before the first read
+            await feed()
+        feeding = asyncio.ensure_future(asyncio.sleep(0) if fail_after is not None else feed())
         out: list = []
         try:
             while True:
                 f = await Frame.read(
-                    reader.readexactly, mask=True, max_size=max_size, extensions=extensions
+                    reader.readexactly, mask=mask, max_size=max_size, extensions=extensions
                 )
                 out.append((f.fin, f.opcode, bytes(f.data), f.rsv1, f.rsv2, f.rsv3))
         except Exception as exc:  # noqa: BLE001 - the error is part of the behaviour
@@ -275,6 +286,72 @@ def test_websockets_legacy_frame_read_gives_the_same_frames(patching, deflate, m
     assert any("PayloadTooBig" in str(x) for x in out["messages", "whole"]) is (
         max_size < len(BIG)
     )
+
+
+@needs("websockets")
+def test_websockets_legacy_frame_read_client_side_and_a_transport_error(patching):
+    # the client side (unmasked frames from the server), and an error the transport set
+    # while frames were still buffered (readexactly raises it before reading any)
+    def run() -> dict:
+        out = {
+            (conv, cut): legacy_frames(chunks, 2**20, [], mask=False)
+            for conv, data in conversations(None).items()
+            for cut, chunks in chunkings(data).items()
+        }
+        data = conversations(KEY)["messages"]
+        out["reset"] = legacy_frames([data[:100], data[100:]], 2**20, [], fail_after=0)
+        # a reader that is not a StreamReader's readexactly: websockets' own code reads
+        pieces = iter([data[:2], data[2:6], data[6:11]])
+
+        async def read_next(n: int) -> bytes:
+            return next(pieces)
+
+        async def other() -> Any:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                from websockets.legacy.framing import Frame
+
+            f = await Frame.read(read_next, mask=True)
+            return f.opcode, f.data
+
+        out["other-reader"] = asyncio.run(other())
+        return out
+
+    out = compare(run, patching, "websockets", None)
+    assert (True, 1, b"hello", False, False, False) in out["messages", "whole"]
+    assert out["reset"] == ["ConnectionResetError('reset by the test')"]
+    assert out["other-reader"][1] == b"hello"
+
+
+@needs("websockets")
+@pytest.mark.parametrize("large", ["default", "all-sizes"])
+def test_websockets_headers_cut_inside_their_length_give_the_same_frames(
+    patching, monkeypatch, large
+):
+    # every cut inside the header of a 16-bit and a 64-bit length frame: the patch waits for
+    # the rest exactly as websockets does (or leaves the frame to it)
+    from websockets.protocol import Protocol, Side, State
+
+    if large == "all-sizes":
+        monkeypatch.setattr(integrations.websockets, "LARGE", 1 << 30)
+    streams = [frame(1, TEXT[:200]), frame(2, BIG)]
+
+    def run() -> list:
+        out = []
+        for data in streams:
+            for cut in range(1, 15):
+                p = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
+                got = []
+                for chunk in (data[:cut], data[cut:]):
+                    p.receive_data(chunk)
+                    got += [(f.opcode, bytes(f.data)) for f in p.events_received()]
+                out.append((cut, got, repr(p.parser_exc)))
+        return out
+
+    out = compare(run, patching, "websockets", "mask" if large == "all-sizes" else None)
+    assert all(len(got) == 1 for _, got, _ in out)
 
 
 @needs("websockets")

@@ -52,6 +52,10 @@ def enable(b: list[Binding], api: Any) -> None:
     validate_utf8.__doc__ = _utils.validate_utf8.__doc__
     apply_mask = api.apply_mask
     mask0 = _abnf.ABNF.__dict__.get("mask")
+    if not isinstance(mask0, staticmethod):  # the original is called for odd keys below
+        raise UnsupportedVersion(
+            f"websocket-client {version_of(LIBRARY)} has no static method ABNF.mask to patch"
+        )
     _mask0 = getattr(_abnf, "_mask", None)
 
     def mask(mask_key: Any, data: Any) -> bytes:
@@ -62,7 +66,7 @@ def enable(b: list[Binding], api: Any) -> None:
         if isinstance(data, str):
             data = data.encode("latin-1")
         if len(mask_key) != 4:  # whatever websocket-client makes of that, it makes it
-            return mask0.__func__(mask_key, data)  # type: ignore[union-attr]
+            return mask0.__func__(mask_key, data)  # type: ignore[no-any-return]
         return apply_mask(data, mask_key)
 
     def _mask(mask_value: Any, data_value: Any) -> bytes:
@@ -70,8 +74,7 @@ def enable(b: list[Binding], api: Any) -> None:
             return _mask0(mask_value, data_value)  # type: ignore[misc]
         return apply_mask(data_value, mask_value)
 
-    if mask0 is not None:
-        mask.__doc__ = mask0.__func__.__doc__
+    mask.__doc__ = mask0.__func__.__doc__
     rebind(b, _abnf, "validate_utf8", validate_utf8, LIBRARY)
     rebind(b, _utils, "validate_utf8", validate_utf8, LIBRARY)
     rebind(b, _abnf.ABNF, "mask", staticmethod(mask), LIBRARY)

@@ -260,16 +260,17 @@ def enable(b: list[Binding], api: Any) -> None:
     from websockets import frames, streams
 
     rebind(b, frames.Frame, "parse", _parse(frames, streams, api), LIBRARY)
+    masked_by = [frames]  # the modules that bound apply_mask at import
     try:
-        with (
-            warnings.catch_warnings()
-        ):  # its deprecation notice is for its users' imports
+        # its deprecation notice is for its users' imports, not for this one
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             from websockets.legacy import framing
     except ImportError:  # pragma: no cover - a websockets without legacy/
-        framing = None
-    if framing is not None:
+        pass
+    else:
         rebind(b, framing.Frame, "read", _legacy_read(framing, frames, api), LIBRARY)
+        masked_by.append(framing)
     # Its compiled apply_mask (websockets.speedups) costs less per call than a cffi call and
     # masks as fast: only the pure-Python fallback, used where speedups was not built, is
     # replaced, in the modules that bound it at import.
@@ -278,6 +279,6 @@ def enable(b: list[Binding], api: Any) -> None:
     def apply_mask(data: Any, mask: Any) -> bytes:
         return api.apply_mask(data, mask)
 
-    for module in (frames, framing):
-        if module is not None and module.apply_mask is pure_mask:
+    for module in masked_by:
+        if module.apply_mask is pure_mask:
             rebind(b, module, "apply_mask", apply_mask, LIBRARY)
