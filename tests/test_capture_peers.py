@@ -41,6 +41,13 @@ def _missing() -> str | None:
         import scapy  # noqa: F401
     except ImportError:
         return "scapy is not installed: pip install 'wsfast[capture]'"
+    # the peers whose traffic is recorded (tests/capture_traffic.py)
+    for peer, module in (("websockets", "websockets"), ("aiohttp", "aiohttp"),
+                         ("websocket-client", "websocket")):
+        try:
+            __import__(module)
+        except ImportError:
+            return f"{peer} is not installed: pip install -e '.[test,peers]'"
     return None
 
 

@@ -191,6 +191,7 @@ def test_wsfast_client_frames_into_websockets_server(offer):
 
 
 def test_wsfast_client_frames_into_aiohttp_server():
+    pytest.importorskip("websocket")  # tests/capture_traffic.py, the echo handler's home, needs it
     from .capture_traffic import aiohttp_echo
 
     async def handler(request):
