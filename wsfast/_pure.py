@@ -248,7 +248,7 @@ def client_frame(first: int, payload: Any, keys: bytes, at: int) -> bytes:
     the payload masked with it."""
     key = keys[at : at + 4]
     n = len(payload)
-    return build_header(first >> 7, first & 0x70, first & 0x0F, n, key) + mask(payload, key, 0)
+    return build_header(bool(first >> 7), first & 0x70, first & 0x0F, n, key) + mask(payload, key, 0)
 
 
 def close_code_valid(code: int) -> bool:

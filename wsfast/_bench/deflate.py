@@ -150,8 +150,8 @@ def encode_runners(peers: Peers, settings: wsfast.PerMessageDeflate) -> list[tup
                 PerMessageDeflate(
                     False,
                     False,
-                    settings.client_max_window_bits,
-                    settings.server_max_window_bits,
+                    settings.client_max_window_bits or 15,
+                    settings.server_max_window_bits or 15,
                     {"level": settings.compress_level, "memLevel": settings.mem_level},
                 )
             ]

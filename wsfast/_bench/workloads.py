@@ -291,7 +291,7 @@ def _as_bytes(x: Any) -> bytes:
     return x.encode("utf-8") if isinstance(x, str) else bytes(x)
 
 
-Runner = tuple[str, Callable[[list[bytes]], Any], Callable[[Any], list[Any]]]
+Runner = tuple[str, Callable[..., Any], Callable[[Any], list[Any]]]
 
 
 def decode_runners(peers: Peers) -> list[Runner]:
