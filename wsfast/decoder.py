@@ -306,25 +306,16 @@ class Decoder:
                 append(Pong(payload))
             elif kind == _CLOSE:
                 append(Close(code or None, str(payload[2:], "utf-8")))
-            elif kind & C.R_RSV1:
-                # a frame of a compressed message (RFC 7692 6.2)
-                first = bool(kind & C.R_FIRST)
-                fin = bool(kind & C.R_FIN)
-                is_text = bool(kind & C.R_TEXT)
-                if first and fin:
-                    self._whole_compressed((payload,), is_text, events)
-                    continue
-                data = self._inflated_fragment(payload, first, fin, is_text)
-                if first:
-                    self._parts = [data]
-                    self._is_text = is_text
-                else:
-                    self._parts.append(data)
-                if fin:
-                    data = b"".join(self._parts)
-                    self._parts = []
-                    append(_decoded(data) if self.decode_text and self._is_text else _make((data, self._is_text)))
             else:
+                if kind & C.R_RSV1:
+                    # a frame of a compressed message (RFC 7692 6.2): inflated, then assembled
+                    # as any other
+                    if kind & C.R_FIRST and kind & C.R_FIN:
+                        self._whole_compressed((payload,), bool(kind & C.R_TEXT), events)
+                        continue
+                    payload = self._inflated_fragment(
+                        payload, bool(kind & C.R_FIRST), bool(kind & C.R_FIN), bool(kind & C.R_TEXT)
+                    )
                 # a fragment of a data message (5.4)
                 if kind & C.R_FIRST:
                     self._parts = [payload]
@@ -334,4 +325,7 @@ class Decoder:
                 if kind & C.R_FIN:
                     data = b"".join(self._parts)
                     self._parts = []
-                    append(_decoded(data) if self.decode_text and self._is_text else _make((data, self._is_text)))
+                    if self.decode_text and self._is_text:
+                        append(_decoded(data))
+                    else:
+                        append(_make((data, self._is_text)))

@@ -318,16 +318,22 @@ def agreed_from_response(value: str) -> PerMessageDeflate | None:
     return None
 
 
-def find(extensions: Sequence[Any]) -> PerMessageDeflate | None:
-    """The PerMessageDeflate among agreed extensions; TypeError for anything else."""
-    found = None
-    for ext in extensions:
+def checked(extensions: Iterable[Any]) -> tuple[PerMessageDeflate, ...]:
+    """``extensions`` as a tuple; TypeError for anything but PerMessageDeflate."""
+    out = tuple(extensions)
+    for ext in out:
         if not isinstance(ext, PerMessageDeflate):
             raise TypeError(f"unsupported extension {ext!r}: wsfast implements permessage-deflate")
-        if found is not None:
-            raise ValueError("permessage-deflate given twice")
-        found = ext
-    return found
+    return out
+
+
+def find(extensions: Sequence[Any]) -> PerMessageDeflate | None:
+    """The PerMessageDeflate among agreed extensions (None without one); TypeError for
+    anything else, ValueError for two."""
+    found = checked(extensions)
+    if len(found) > 1:
+        raise ValueError("permessage-deflate given twice")
+    return found[0] if found else None
 
 
 # --- inflating (receiving) ---------------------------------------------------------------------

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import struct
 from typing import Any, Sequence, Union
 
 from . import deflate
 from ._common import readable
-from ._pure import build_header, close_code_valid
+from ._pure import _HEAD16, _HEAD64, build_header, close_code_valid
 
 Buffer = Union[bytes, bytearray, memoryview]
 
 # Masking keys are drawn from os.urandom this many bytes at a time (256 keys a system call).
 _KEY_BLOCK = 1024
-_HEAD16 = struct.Struct("!BBH").pack
-_HEAD64 = struct.Struct("!BBQ").pack
 # The 2-byte headers of unmasked single-frame text (0x81), binary (0x82) and compressed text
 # (0xc1: RSV1) messages under 126 bytes, made once: a lookup costs less than bytes((first, n)).
 _HEADS = {first: tuple(bytes((first, n)) for n in range(126)) for first in (0x81, 0x82, 0xC1)}
@@ -95,23 +92,21 @@ class Encoder:
         # RFC 7692 6.1: the message is compressed whole; RSV1 on its first frame only
         return opcode, c.compress(payload), 0x40  # type: ignore[union-attr]
 
-    def _fragments(
+    def _split(
         self, opcode: int, payload: Any, rsv: int, fragment_size: int | None
-    ) -> list[bytes]:
+    ) -> list[tuple[int, Any, bool, int]]:
+        """(opcode, payload, fin, rsv) of each frame of a message: one, or fragments of at most
+        ``fragment_size`` bytes (5.4; RSV1 on the first only, RFC 7692 6.1)."""
         if fragment_size is None or len(payload) <= fragment_size:
-            return [self._frame(opcode, payload, True, rsv)]
+            return [(opcode, payload, True, rsv)]
         if type(fragment_size) is not int or fragment_size < 1:
             raise ValueError(f"fragment_size must be a positive integer, not {fragment_size!r}")
         view = memoryview(payload)
-        frames = []
-        for start in range(0, len(view), fragment_size):
-            chunk = view[start : start + fragment_size]
-            last = start + fragment_size >= len(view)
-            if start:
-                frames.append(self._frame(0x0, chunk, last))
-            else:
-                frames.append(self._frame(opcode, chunk, last, rsv))
-        return frames
+        return [
+            (0x0 if start else opcode, view[start : start + fragment_size],
+             start + fragment_size >= len(view), 0 if start else rsv)
+            for start in range(0, len(view), fragment_size)
+        ]
 
     def message(
         self,
@@ -169,10 +164,10 @@ class Encoder:
         return self._message(data, fragment_size, compress)
 
     def _message(self, data: Any, fragment_size: int | None, compress: bool | None) -> bytes:
-        opcode, payload, rsv = self._payload(data, compress)
-        if fragment_size is None or len(payload) <= fragment_size:
-            return self._frame(opcode, payload, True, rsv)
-        return b"".join(self._fragments(opcode, payload, rsv, fragment_size))
+        frames = self._split(*self._payload(data, compress), fragment_size)
+        if len(frames) == 1:
+            return self._frame(*frames[0])
+        return b"".join([self._frame(*frame) for frame in frames])
 
     def message_parts(
         self,
@@ -193,22 +188,14 @@ class Encoder:
                 return [_HEAD16(0x82, 126, n), data]
             return [_HEAD64(0x82, 127, n), data]
         opcode, payload, rsv = self._payload(data, compress)
+        frames = self._split(opcode, payload, rsv, fragment_size)
         if self.client or rsv or opcode == 0x1:
-            return self._fragments(opcode, payload, rsv, fragment_size)
-        if fragment_size is not None and len(payload) > fragment_size:
-            if type(fragment_size) is not int or fragment_size < 1:
-                raise ValueError(
-                    f"fragment_size must be a positive integer, not {fragment_size!r}"
-                )
-            view = memoryview(payload)
-            parts: list[Any] = []
-            for start in range(0, len(view), fragment_size):
-                chunk = view[start : start + fragment_size]
-                last = start + fragment_size >= len(view)
-                parts.append(build_header(last, 0, 0x0 if start else opcode, len(chunk), None))
-                parts.append(chunk)
-            return parts
-        return [build_header(True, 0, opcode, len(payload), None), payload]
+            # masked or compressed or encoded: nothing of the caller's to hand over as it is
+            return [self._frame(*frame) for frame in frames]
+        parts: list[Any] = []
+        for op, chunk, fin, _ in frames:
+            parts += (build_header(fin, 0, op, len(chunk), None), chunk)
+        return parts
 
     def _control(self, opcode: int, payload: Buffer | str) -> bytes:
         data = payload.encode("utf-8") if isinstance(payload, str) else readable(payload)

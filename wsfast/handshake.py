@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from .deflate import NAME as _DEFLATE
-from .deflate import PerMessageDeflate, parse_extensions
+from .deflate import PerMessageDeflate, checked, parse_extensions
 from .errors import HandshakeError
 
 __all__ = [
@@ -107,7 +107,7 @@ def accept_request(
     duplicated or invalid parameters are skipped, never a failure).  ``extra_headers`` are
     appended to the response as given.
     """
-    policies = _policies(extensions)
+    policies = checked(extensions)
     if method != "GET":
         raise HandshakeError(f"unsupported method {method!r} (expected GET)")
     _check_http_version(http_version)
@@ -145,14 +145,6 @@ def accept_request(
     return HandshakeResponse(response, selected, () if agreed is None else (agreed[0],))
 
 
-def _policies(extensions: Sequence[PerMessageDeflate]) -> tuple[PerMessageDeflate, ...]:
-    policies = tuple(extensions)
-    for ext in policies:
-        if not isinstance(ext, PerMessageDeflate):
-            raise TypeError(f"unsupported extension {ext!r}: wsfast implements permessage-deflate")
-    return policies
-
-
 def _agree(
     policies: tuple[PerMessageDeflate, ...], values: Sequence[str]
 ) -> tuple[PerMessageDeflate, str] | None:
@@ -188,7 +180,7 @@ def build_request(
     writes the request line ``GET <resource> HTTP/1.1`` itself.  ``extensions``:
     PerMessageDeflate policies to offer, in order of preference.
     """
-    policies = _policies(extensions)
+    policies = checked(extensions)
     offered = tuple(subprotocols)
     for name in offered:
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
