@@ -1,6 +1,6 @@
 """Memory per compressed connection, and compression speed and ratio, for a few settings.
 
-    python bench/deflate_memory.py [--connections N]
+    python bench/deflate_memory.py [--connections N] [--defaults]
 
 For each setting a server agrees permessage-deflate with a browser's offer
 (``permessage-deflate; client_max_window_bits``), then each of N connections (a server-side
@@ -124,9 +124,95 @@ def speed(ext: wsfast.PerMessageDeflate, messages: list[str]) -> tuple[float, fl
     return statistics.median(comp) / n * 1e6, statistics.median(infl) / n * 1e6, ratio
 
 
+def zlib_modules() -> list[tuple[str, object]]:
+    import zlib
+
+    out: list[tuple[str, object]] = [("zlib", zlib)]
+    try:
+        from zlib_ng import zlib_ng
+
+        out.append(("zlib-ng", zlib_ng))
+    except ImportError:
+        pass
+    return out
+
+
+def defaults_evidence(rng: random.Random) -> None:
+    """What the defaults were chosen from: level against ratio and time, each zlib module's
+    memory per compressor and inflater, its inflate speed, and where compressing starts to pay."""
+    small = [json_message(i, 100, rng).encode() for i in range(2000)]
+    large = [json_message(i, 16384, rng).encode() for i in range(40)]
+    print("\n| zlib | level | 100 B JSON: µs/msg, ratio | 16 KiB JSON: µs/msg, ratio |")
+    print("|---|---|---|---|")
+    for name, z in zlib_modules():
+        for level in (1, 6, 9):
+            cells = []
+            for msgs in (small, large):
+                times, size = [], 0
+                for _ in range(3):
+                    c = z.compressobj(level, z.DEFLATED, -12, 5)  # type: ignore[attr-defined]
+                    t = time.perf_counter()
+                    out = [c.compress(m) + c.flush(z.Z_SYNC_FLUSH) for m in msgs]  # type: ignore[attr-defined]
+                    times.append(time.perf_counter() - t)
+                    size = sum(len(o) - 4 for o in out)
+                raw = sum(map(len, msgs))
+                cells.append(f"{min(times) / len(msgs) * 1e6:.2f}, {raw / size:.2f}")
+            print(f"| {name} | {level} | {cells[0]} | {cells[1]} |")
+    print("\n| zlib | compressor, 12 bits, memLevel 5 / 8 (KiB) | inflater, 12 / 15 bits (KiB) |"
+          " inflate 16 KiB JSON (µs/msg) |")
+    print("|---|---|---|---|")
+    z0 = __import__("zlib")
+    c0 = z0.compressobj(6, z0.DEFLATED, -15)
+    stream = [c0.compress(m) + c0.flush(z0.Z_SYNC_FLUSH) for m in large]
+    for name, z in zlib_modules():
+        sizes = []
+        for make in (
+            lambda: z.compressobj(6, z.DEFLATED, -12, 5),  # type: ignore[attr-defined]
+            lambda: z.compressobj(6, z.DEFLATED, -12, 8),  # type: ignore[attr-defined]
+            lambda: z.decompressobj(-12),  # type: ignore[attr-defined]
+            lambda: z.decompressobj(-15),  # type: ignore[attr-defined]
+        ):
+            tracemalloc.start()
+            objs = []
+            for _ in range(100):
+                o = make()
+                if hasattr(o, "flush") and hasattr(o, "compress"):
+                    o.compress(b"x" * 300)
+                    o.flush(z.Z_SYNC_FLUSH)  # type: ignore[attr-defined]
+                else:
+                    o.decompress(stream[0])
+                objs.append(o)
+            sizes.append(tracemalloc.get_traced_memory()[0] / 100 / 1024)
+            tracemalloc.stop()
+        times = []
+        for _ in range(5):
+            d = z.decompressobj(-15)  # type: ignore[attr-defined]
+            t = time.perf_counter()
+            for chunk in stream:
+                d.decompress(chunk)
+            times.append(time.perf_counter() - t)
+        print(f"| {name} | {sizes[0]:.0f} / {sizes[1]:.0f} | {sizes[2]:.0f} / {sizes[3]:.0f} |"
+              f" {min(times) / len(stream) * 1e6:.1f} |")
+    print("\n| message size | compressed shorter than sent (of 200), level 6, 12-bit window: "
+          "each on a fresh context / on one context kept across them |")
+    print("|---|---|")
+    for n in (8, 16, 24, 32, 48, 64):
+        fresh = kept = 0
+        shared = z0.compressobj(6, z0.DEFLATED, -12, 5)
+        for i in range(200):
+            m = json.dumps({"id": rng.randrange(10**6), "ok": True, "user": "alice"})[:n].encode()
+            c = z0.compressobj(6, z0.DEFLATED, -12, 5)
+            fresh += len(c.compress(m) + c.flush(z0.Z_SYNC_FLUSH)) - 4 < len(m)
+            kept += len(shared.compress(m) + shared.flush(z0.Z_SYNC_FLUSH)) - 4 < len(m)
+        print(f"| {n} B | {fresh} / {kept} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=2000)
+    parser.add_argument(
+        "--defaults", action="store_true", help="also what the defaults were chosen from"
+    )
     args = parser.parse_args()
     rng = random.Random(7692)
     replies = [json_message(i, 300, rng) for i in range(3)]
@@ -157,6 +243,8 @@ def main() -> int:
               f"defaults | 12/12 bits | {kib:.1f} | | | |")
     except ImportError as exc:
         print(f"websockets not measured: {exc}")
+    if args.defaults:
+        defaults_evidence(rng)
     return 0
 
 
