@@ -211,7 +211,8 @@ size_t wsfast_build_header(uint8_t *out, int fin, int rsv, int opcode, uint64_t 
                            const uint8_t *mask);
 
 /* A client frame: header (first byte `first`), the mask key keys[key_at : key_at + 4] and
- * payload[0:length] masked with it, into out (room for length + 14); returns its size.
+ * payload[0:length] masked with it, into out (room for length + 14); returns its size.  The
+ * caller guarantees key_at + 4 <= the length of keys (the Python wrappers check it).
  * Twin: _pure.client_frame. */
 size_t wsfast_client_frame(uint8_t *out, int first, const uint8_t *payload, uint64_t length,
                            const uint8_t *keys, size_t key_at);

@@ -9,6 +9,7 @@ import struct
 import pytest
 
 from .conftest import NO_C
+from .framing import client_frame
 
 pytestmark = pytest.mark.skipif(
     NO_C, reason="WSFAST_NO_EXTENSIONS=1 run: the C backend is not under test"
@@ -195,3 +196,26 @@ def test_an_interrupted_feed_stops_the_decoder(monkeypatch):
         with pytest.raises(wsfast.ProtocolError, match="interrupted") as e:
             d.feed(b"\0" * 100)
         assert e.value.code == 1011
+
+
+def test_an_exception_while_the_batch_is_read_stops_the_decoder(monkeypatch):
+    """C has consumed the frames of a call whose batch Python then fails to read (here the
+    layout cannot be compiled): the message they belong to must not be delivered without
+    them, so the decoder refuses further bytes (found in review: it used to deliver the
+    message's last fragment alone)."""
+    import wsfast
+    from wsfast import _cbackend
+
+    d = wsfast.Decoder()
+    first = client_frame(1, b"AAAA", fin=False) + client_frame(9, b"ping")
+
+    def broken(_fmt):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cbackend, "_layout", broken)
+    with pytest.raises(KeyboardInterrupt):
+        d.feed(first)
+    monkeypatch.undo()
+    with pytest.raises(wsfast.ProtocolError, match="interrupted") as e:
+        d.feed(client_frame(0, b"BBBB"))
+    assert e.value.code == 1011

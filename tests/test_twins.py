@@ -5,6 +5,8 @@ failed.  Each is checked on both backends, against what the header documents."""
 
 from __future__ import annotations
 
+import pytest
+
 from wsfast import _codes as C
 
 from .framing import client_frame
@@ -76,3 +78,9 @@ def test_client_frame_writes_header_key_and_masked_payload_as_build_frame_does(a
             assert api.backend.client_frame(first, payload, keys, 8) == want
             view = memoryview(b"xx" + payload)[2:]  # not bytes: a buffer at an offset
             assert api.backend.client_frame(first, view, keys, 8) == want
+
+
+def test_client_frame_refuses_a_key_offset_past_its_block(api):
+    for keys, at in ((b"\x01\x02", 0), (b"\x01\x02\x03\x04", 1), (b"\x00" * 8, -1)):
+        with pytest.raises(ValueError, match="no 4-byte key"):
+            api.backend.client_frame(0x82, b"abc", keys, at)

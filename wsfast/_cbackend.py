@@ -211,6 +211,8 @@ fill_client_frame = _c_client_frame if _FILL_BYTES else None
 
 def client_frame(first: int, payload: Any, keys: bytes, at: int) -> bytes:
     """Twin of _pure.client_frame: the frame allocated once and written by one C call."""
+    if not 0 <= at <= len(keys) - 4:
+        raise ValueError(f"no 4-byte key at offset {at} of {len(keys)} bytes")
     n = len(payload)
     size = n + (6 if n < 126 else 8 if n < 65536 else 14)
     if _FILL_BYTES:
@@ -411,15 +413,17 @@ class Scanner:
                     # A complete frame larger than the space: a larger one, which goes back to
                     # the pool in place of the small one unless it is very large (then it is
                     # this call's alone, freed when it returns).
-                    bigger = _new_scratch(max(want, 2 * s.capacity))
-                    if want <= _SHRINK_ABOVE:
+                    grown = max(want, 2 * s.capacity)
+                    bigger = _new_scratch(grown)
+                    if grown <= _SHRINK_ABOVE:
                         scratch = bigger
                     s, raw, block = bigger
                 rc = _decode(d, s, src, len(data))
         except BaseException:
-            if rc >= _AGAIN:
-                # The call owed a repeat with this input will not get it: the bytes it had not
-                # consumed are lost, so the decoder must not go on with the next ones.
+            if not d.error:
+                # C has consumed this call's frames (and a call owed a repeat with this input
+                # will not get it): what the exception took with it is lost, so the decoder
+                # must not go on with the bytes after it.
                 d.error = _INTERRUPTED
                 self._keep = self._sink = None
             raise

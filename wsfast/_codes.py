@@ -10,7 +10,6 @@ from .errors import InvalidUTF8, PayloadTooBig, ProtocolError
 
 OK = 0
 NEED_MORE = 1
-NEED_ROOM = 2
 
 E_RESERVED_OPCODE = -1
 E_CONTROL_FRAGMENTED = -2

@@ -246,6 +246,8 @@ def build_header(fin: bool, rsv: int, opcode: int, length: int, mask_: bytes | N
 def client_frame(first: int, payload: Any, keys: bytes, at: int) -> bytes:
     """Twin of wsfast_client_frame: header (first byte ``first``), the key keys[at:at + 4],
     the payload masked with it."""
+    if not 0 <= at <= len(keys) - 4:
+        raise ValueError(f"no 4-byte key at offset {at} of {len(keys)} bytes")
     key = keys[at : at + 4]
     n = len(payload)
     return build_header(bool(first >> 7), first & 0x70, first & 0x0F, n, key) + mask(payload, key, 0)
