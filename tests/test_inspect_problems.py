@@ -11,6 +11,7 @@ import io
 import sys
 
 import wsfast.__main__
+import wsfast.deflate
 from wsfast import _inspect
 
 from .test_inspect import SERVER_STREAM, capture, frames, run
@@ -171,3 +172,31 @@ def test_offsets_that_fit_neither_hex_nor_octal_are_not_a_dump():
     # octal "18" is not a number
     dump = "0000000 81 05 48 65 6c 6c 6f 01 03 48 65 6c 80 02 6c 6f\n0000018 89 05\n"
     assert _inspect.parse_hex_dump(dump) is None
+
+
+def test_rsv1_with_nothing_agreed_is_one_problem_not_a_utf8_one_too():
+    # found in review: the still-compressed bytes were also reported as invalid UTF-8
+    _, out = dissect(("server", bytes([0xC1, 0x03]) + b"\xf2\x48\x05"))
+    assert "rsv1" in out.lower()
+    assert "not valid utf-8" not in out
+
+
+def test_a_handshake_that_agrees_nothing_ends_what_deflate_said():
+    # a --deflate agreement applies until a handshake says otherwise
+    out = io.StringIO()
+    agreed = wsfast.deflate.agreed_from_response("permessage-deflate")
+    dissector = _inspect.Dissector(out, agreed=agreed)
+    dissector.stream("server", response(f"Sec-WebSocket-Accept: {RFC_ACCEPT}\r\n"))
+    dissector.stream("server", bytes([0xC1, 0x03]) + b"\xf2\x48\x05")
+    assert "[Compressed:" not in out.getvalue()
+
+
+def test_json_without_a_file_prints_records_only():
+    import json
+
+    printed = io.StringIO()
+    _inspect.main(["--json"], out=printed)
+    lines = printed.getvalue().splitlines()
+    assert lines
+    records = [json.loads(line) for line in lines]  # no banner or heading lines among them
+    assert any(r.get("opcode") == 1 for r in records)

@@ -232,6 +232,10 @@ class Dissector:
             fields["subprotocol"] = protocol.strip()
             self.line(f"[Subprotocol: {protocol.strip()}]", 1)
         value = ", ".join(headers.get_all("Sec-WebSocket-Extensions") or ())
+        if not value:
+            # nothing agreed in this handshake: what --deflate or an earlier one said is over
+            self.conversation.agreed = None
+            self.conversation.inflaters = {}
         if value:
             agreed, problems = inflating.parse_extensions(value)
             for problem in problems:
@@ -388,6 +392,8 @@ class Dissector:
                 self.problem("new data frame while a fragmented message is open (5.4)")
             compressed = header.rsv1 and sender in conversation.inflaters
             message = _Message(opcode, compressed)
+            # RSV1 with nothing agreed to inflate by: the text is unknown, not invalid UTF-8
+            message.broken = header.rsv1 and not compressed
         data = payload
         if message is not None and message.compressed:
             data = self.inflate(sender, message, payload, fin)
@@ -685,8 +691,9 @@ def _run(
 ) -> int:
     dissector = Dissector(out, json=options.json, agreed=agreed)
     if file is None:
-        banner(out)
-        out.write("Sample conversation (RFC 6455 1.2, 1.3 and 5.7)\n\n")
+        if not options.json:  # --json prints records only, as for a file
+            banner(out)
+            out.write("Sample conversation (RFC 6455 1.2, 1.3 and 5.7)\n\n")
         for sender, data in SAMPLE:
             dissector.stream(sender, data)
         return _summary(dissector, out, "")
