@@ -1010,6 +1010,33 @@ static int fail(wsfast_decoder *d, int code, uint64_t value, uint64_t position)
     return code;
 }
 
+/* Decimal digits of v at out; returns how many. */
+static size_t put_decimal(char *out, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0, k;
+
+    if (v < 100000) {
+        /* Payloads up to 64 KiB, the common case: 32-bit arithmetic, the digits written from
+         * the last, straight into place. */
+        uint32_t w = (uint32_t)v;
+        n = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5;
+        for (k = n; k > 0; k--) {
+            out[k - 1] = (char)('0' + w % 10);
+            w /= 10;
+        }
+        return n;
+    }
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (k = 0; k < n; k++)
+        out[k] = digits[n - 1 - k];
+    return n;
+}
+
 /* One call's walk over its input. */
 typedef struct {
     const uint8_t *input;
@@ -1017,9 +1044,60 @@ typedef struct {
     size_t pos;              /* the next input byte to consume */
     wsfast_scratch *s;
     uint8_t *space;          /* the scratch space */
-    uint64_t used;           /* bytes of it holding this batch's payloads */
+    uint64_t used;           /* bytes of it holding this batch's payloads, framing included */
     int count;               /* records so far */
+    int spaced;              /* ... of which in the space */
+    int not_text;            /* one in the space is not a whole text message (or too long) */
 } call;
+
+#if WSFAST_SPACE_HEAD != 5 || WSFAST_ITEM_HEAD != 5
+#error "the layout below writes the framing as 5x"
+#endif
+#define WHOLE_TEXT (WSFAST_R_TEXT | WSFAST_R_FIRST | WSFAST_R_FIN | 1)
+#define MARSHAL_MAX 0x7fffffff   /* the longest str marshal reads */
+
+/* Whether a payload of n bytes fits in the space after what it holds. */
+static inline int fits(const call *c, uint64_t n)
+{
+    uint64_t capacity = c->s->capacity;
+    return capacity >= c->used + WSFAST_ITEM_HEAD && capacity - c->used - WSFAST_ITEM_HEAD >= n;
+}
+
+/* Where the next payload goes in the space. */
+static inline uint8_t *next_in_space(const call *c)
+{
+    return c->space + c->used + WSFAST_ITEM_HEAD;
+}
+
+/* Count the payload of n bytes (a record of `kind`) just written at next_in_space(c): its item
+ * header and its layout entry. */
+static inline void add_to_space(call *c, uint64_t n, uint32_t kind)
+{
+    wsfast_scratch *s = c->s;
+    uint8_t *head = c->space + c->used;
+    char *out = s->layout + s->layout_size;
+    int text = kind == WHOLE_TEXT && n <= MARSHAL_MAX;
+    uint32_t n32 = n <= MARSHAL_MAX ? (uint32_t)n : 0;
+
+    head[0] = text ? 'u' : 's';
+    head[1] = (uint8_t)n32;
+    head[2] = (uint8_t)(n32 >> 8);
+    head[3] = (uint8_t)(n32 >> 16);
+    head[4] = (uint8_t)(n32 >> 24);
+    c->not_text |= !text;
+    if (s->layout_size == 0) {
+        s->first_length = n;
+        *out++ = '5';
+        *out++ = 'x';
+    }
+    *out++ = '5';
+    *out++ = 'x';
+    out += put_decimal(out, n);
+    *out++ = 's';
+    s->layout_size = (uint32_t)(out - s->layout);
+    c->used += WSFAST_ITEM_HEAD + n;
+    c->spaced++;
+}
 
 /* What a step of the walk tells the loop. */
 #define STEP_ON 0            /* go on with the input */
@@ -1080,33 +1158,6 @@ static int take_payload(wsfast_decoder *d, const uint8_t *src, uint8_t *dst, uin
     return 0;
 }
 
-/* Decimal digits of v at out; returns how many. */
-static size_t put_decimal(char *out, uint64_t v)
-{
-    char digits[20];
-    size_t n = 0, k;
-
-    if (v < 100000) {
-        /* Payloads up to 64 KiB, the common case: 32-bit arithmetic, the digits written from
-         * the last, straight into place. */
-        uint32_t w = (uint32_t)v;
-        n = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5;
-        for (k = n; k > 0; k--) {
-            out[k - 1] = (char)('0' + w % 10);
-            w /= 10;
-        }
-        return n;
-    }
-
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (k = 0; k < n; k++)
-        out[k] = digits[n - 1 - k];
-    return n;
-}
-
 /* The open frame's payload is complete at `payload` (space[offset...], or the sink when
  * in_sink): check what can only be checked whole, close the frame, and add its record. */
 static int finish_frame(wsfast_decoder *d, call *c, const uint8_t *payload, uint64_t offset,
@@ -1160,13 +1211,7 @@ static int finish_frame(wsfast_decoder *d, call *c, const uint8_t *payload, uint
         d->sink = NULL;
         s->flags |= WSFAST_F_SINK_RECORD;
     } else {
-        char *out = s->layout + s->layout_size;
-        if (s->layout_size == 0)
-            s->first_length = d->frame_length;
-        out += put_decimal(out, d->frame_length);
-        *out++ = 's';
-        s->layout_size = (uint32_t)(out - s->layout);
-        c->used += d->frame_length;
+        add_to_space(c, d->frame_length, kind);
     }
     c->count++;
     return 0;
@@ -1259,6 +1304,7 @@ static int continue_frame(wsfast_decoder *d, call *c)
     uint64_t rest = d->frame_length - d->frame_done;
     uint64_t avail = c->len - c->pos;
     uint64_t kept = d->frame_done;
+    uint8_t *dst;
 
     if (d->sink != NULL) {
         uint64_t n = avail < rest ? avail : rest;
@@ -1272,14 +1318,16 @@ static int continue_frame(wsfast_decoder *d, call *c)
     if (avail < rest)
         return keep_payload(d, c);
     /* It completes here: what was kept and the rest go into the space, for the layout. */
-    if (d->frame_length > c->s->capacity)
-        return want(c, WSFAST_F_WANT_SPACE, d->frame_length);
+    if (!fits(c, d->frame_length))
+        return want(c, WSFAST_F_WANT_SPACE,
+                    WSFAST_SPACE_HEAD + WSFAST_ITEM_HEAD + d->frame_length);
+    dst = next_in_space(c);
     if (kept > 0)  /* (a frame whose header ended its input has no keep buffer yet) */
-        memcpy(c->space, d->keep, (size_t)kept);
-    if (take_payload(d, c->input + c->pos, c->space + kept, rest) != 0)
+        memcpy(dst, d->keep, (size_t)kept);
+    if (take_payload(d, c->input + c->pos, dst + kept, rest) != 0)
         return STEP_ERROR;
     c->pos += (size_t)rest;
-    return finish_frame(d, c, c->space, 0, 0) != 0 ? STEP_ERROR : STEP_ON;
+    return finish_frame(d, c, dst, (uint64_t)(dst - c->space), 0) != 0 ? STEP_ERROR : STEP_ON;
 }
 
 /* The next frame, from its header on. */
@@ -1297,17 +1345,20 @@ static int next_frame(wsfast_decoder *d, call *c)
     avail = c->len - c->pos - took;
     if (avail >= h.length) {
         /* Complete in the input: unmasked straight into the space. */
-        uint8_t *dst = c->space + c->used;
-        if (h.length > c->s->capacity - c->used) {
+        uint8_t *dst = next_in_space(c);
+        if (!fits(c, h.length)) {
             /* the header stays unread: the call after the caller read this batch (and, when
-             * it is empty, grew the space) starts with it */
-            return c->used == 0 ? want(c, WSFAST_F_WANT_SPACE, h.length) : STEP_AGAIN;
+             * the space holds nothing, grew it) starts with it */
+            return c->spaced == 0 ? want(c, WSFAST_F_WANT_SPACE,
+                                         WSFAST_SPACE_HEAD + WSFAST_ITEM_HEAD + h.length)
+                                  : STEP_AGAIN;
         }
         open_frame(d, c, &h, took);
         if (take_payload(d, c->input + c->pos, dst, h.length) != 0)
             return STEP_ERROR;
         c->pos += (size_t)h.length;
-        return finish_frame(d, c, dst, c->used, 0) != 0 ? STEP_ERROR : STEP_ON;
+        return finish_frame(d, c, dst, (uint64_t)(dst - c->space), 0) != 0 ? STEP_ERROR
+                                                                           : STEP_ON;
     }
     open_frame(d, c, &h, took);
     if (d->sink_min != 0 && h.length >= d->sink_min && h.length <= d->sink_max &&
@@ -1316,6 +1367,85 @@ static int next_frame(wsfast_decoder *d, call *c)
         return want(c, WSFAST_F_WANT_SINK, h.length);
     }
     return keep_payload(d, c);
+}
+
+/* Whole small data messages, the common case on a live connection, taken a run at a time: a
+ * final text or binary frame without RSV bits, its length in 7 or 16 bits and within the
+ * limits, masked as it must be, complete in the input and fitting the space, while no message,
+ * frame or header is in progress and no close has come.  Each gets the record next_frame would
+ * give it, and the decoder's state is what next_frame leaves after such a frame (open_frame's
+ * fields are only read while a frame is open).  Anything else stops the run for next_frame,
+ * and so does text that is not valid UTF-8: the general path finds its exact position. */
+static void quick_frames(wsfast_decoder *d, call *c)
+{
+    wsfast_scratch *s = c->s;
+    const int server = (d->flags & WSFAST_CLIENT) == 0;
+    const int strict = (d->flags & WSFAST_STRICT) != 0;
+    const uint8_t mask_bit = server ? 0x80 : 0;
+    const size_t key_size = server ? 4 : 0;
+    const uint64_t limit = d->max_frame < d->max_message ? d->max_frame : d->max_message;
+
+    if (d->closed || d->message_opcode != 0 || d->head_size != 0 || d->frame_open)
+        return;
+    while (c->count < WSFAST_MAX_RECORDS) {
+        const uint8_t *p = c->input + c->pos;
+        size_t avail = c->len - c->pos, size = 2 + key_size;
+        uint8_t b0, b1;
+        uint64_t n;
+        uint8_t *dst;
+        wsfast_record *r;
+
+        if (avail < 2)
+            return;
+        b0 = p[0];
+        b1 = p[1];
+        if ((b0 != 0x81 && b0 != 0x82) || (b1 & 0x80) != mask_bit)
+            return;
+        n = b1 & 0x7f;
+        if (n == 126) {
+            if (avail < 4)
+                return;
+            n = ((uint64_t)p[2] << 8) | p[3];
+            if (strict && n < 126)
+                return;
+            size += 2;
+        } else if (n == 127) {
+            return;
+        }
+        if (n > limit || avail < size || avail - size < n || !fits(c, n))
+            return;
+        dst = next_in_space(c);
+        if (server) {
+            uint32_t key;
+            memcpy(&key, p + size - 4, 4);
+            if (n < 32)
+                mask_scalar(p + size, dst, (size_t)n, key);
+            else
+                K.mask(p + size, dst, (size_t)n, key);
+        } else {
+            memcpy(dst, p + size, (size_t)n);
+        }
+        if (b0 == 0x81) {
+            uint32_t state = WSFAST_UTF8_ACCEPT;
+            size_t at = n < 64 ? utf8_scalar(&state, dst, (size_t)n)
+                               : K.utf8(&state, dst, (size_t)n);
+            if (at < n || state != WSFAST_UTF8_ACCEPT)
+                return;
+        }
+
+        r = &s->records[c->count];
+        r->offset = (uint64_t)(dst - c->space);
+        r->length = n;
+        r->kind = (b0 & 0x0f) | WSFAST_R_FIN | WSFAST_R_FIRST | (b0 == 0x81 ? WSFAST_R_TEXT : 0);
+        r->close_code = 0;
+        if (c->count == 0)
+            s->same_kind = r->kind;
+        else if (r->kind != s->same_kind)
+            s->same_kind = WSFAST_MIXED_KINDS;
+        add_to_space(c, n, r->kind);
+        c->count++;
+        c->pos += size + (size_t)n;
+    }
 }
 
 int wsfast_decode(wsfast_decoder *d, wsfast_scratch *s, const uint8_t *input, size_t len)
@@ -1336,12 +1466,15 @@ int wsfast_decode(wsfast_decoder *d, wsfast_scratch *s, const uint8_t *input, si
     c.pos = d->skip < len ? (size_t)d->skip : len;
     c.s = s;
     c.space = (uint8_t *)(s + 1);
-    c.used = 0;
+    c.used = WSFAST_SPACE_HEAD;
     c.count = 0;
+    c.spaced = 0;
+    c.not_text = 0;
 
     if (d->frame_open)
         step = continue_frame(d, &c);
     while (step == STEP_ON) {
+        quick_frames(d, &c);
         if (c.pos == c.len)
             step = STEP_DONE;
         else if (c.count == WSFAST_MAX_RECORDS)
@@ -1356,6 +1489,13 @@ int wsfast_decode(wsfast_decoder *d, wsfast_scratch *s, const uint8_t *input, si
         d->keep = NULL;
         d->keep_capacity = 0;
         s->flags |= WSFAST_F_RELEASED;
+    }
+    if (c.spaced > 0 && !c.not_text && s->capacity >= WSFAST_SPACE_HEAD) {
+        c.space[0] = '(';
+        c.space[1] = (uint8_t)c.spaced;
+        c.space[2] = (uint8_t)(c.spaced >> 8);
+        c.space[3] = c.space[4] = 0;
+        s->flags |= WSFAST_F_TEXT_TUPLE;
     }
     if (step == STEP_ERROR)
         return -(c.count + 16);

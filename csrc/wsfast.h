@@ -63,6 +63,13 @@
 #define WSFAST_F_WANT_SINK 4     /* set d->sink to `want` bytes (see sink_min) */
 #define WSFAST_F_WANT_ROOM 8     /* d->keep must hold `want` bytes (wsfast_keep) */
 #define WSFAST_F_WANT_SPACE 16   /* the space must hold `want` bytes (a larger scratch) */
+#define WSFAST_F_TEXT_TUPLE 32   /* every payload in the space is a whole text message, and the
+                                  * space reads as a marshal tuple of their str (see below) */
+
+/* The space's framing (see wsfast_scratch): its first WSFAST_SPACE_HEAD bytes, then each
+ * payload after WSFAST_ITEM_HEAD bytes of its own. */
+#define WSFAST_SPACE_HEAD 5
+#define WSFAST_ITEM_HEAD 5
 
 #define WSFAST_MAX_RECORDS 256
 #define WSFAST_MIXED_KINDS 0xffffffff
@@ -169,14 +176,22 @@ typedef struct {
 
     uint64_t capacity;       /* bytes of space after this struct; set by the caller */
 
-    /* The frames completed by the call; their payloads (unmasked) are packed back to back in
-     * the space from offset 0, except that of a WSFAST_F_SINK_RECORD, in the sink. */
+    /* The frames completed by the call; their payloads (unmasked) follow one another in the
+     * space, except that of a WSFAST_F_SINK_RECORD, in the sink.  The space is framed the way
+     * Python's marshal module (format version 2 and later) reads a tuple: WSFAST_SPACE_HEAD
+     * bytes, '(' and the number of payloads in the space (32 bits, little-endian, written when
+     * the call returns), then per payload WSFAST_ITEM_HEAD bytes, 'u' (a str from UTF-8) for a
+     * whole text message of up to 2**31 - 1 bytes, else 's' (bytes), and its length (32 bits,
+     * little-endian; 0 when larger), then the payload.  With WSFAST_F_TEXT_TUPLE, marshal.loads
+     * over the space makes every text message's str in one call, from bytes validated here;
+     * records[].offset is where a payload starts. */
     wsfast_record records[256];
 
-    /* The batch's payloads as a Python struct format ("125s" per record, the sink record left
-     * out), read from the start of the space: struct.unpack_from turns it into the payload bytes
-     * objects in one call.  At most 21 characters per record. */
-    char layout[5376];
+    /* The batch's payloads as a Python struct format ("5x" for the space's head, then "5x125s"
+     * per record, the sink record left out), read from the start of the space:
+     * struct.unpack_from turns it into the payload bytes objects in one call.  At most 2 + 23
+     * characters per record. */
+    char layout[6144];
 } wsfast_scratch;
 
 /* XOR src[0:len] with the 4-byte mask starting at key phase `phase` (0..3) into dst.

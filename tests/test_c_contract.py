@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from .conftest import NO_C
-from .framing import client_frame
+from .framing import client_frame, server_frame
 
 pytestmark = pytest.mark.skipif(
     NO_C, reason="WSFAST_NO_EXTENSIONS=1 run: the C backend is not under test"
@@ -49,6 +49,13 @@ class Scratch:
         return untouched(self.block, self.size)
 
 
+def room(*lengths: int) -> int:
+    """The space a batch of payloads of these lengths takes, framing included (wsfast.h)."""
+    from wsfast._wsfast import lib  # type: ignore[import-not-found]
+
+    return lib.WSFAST_SPACE_HEAD + sum(lib.WSFAST_ITEM_HEAD + n for n in lengths)
+
+
 def new_decoder(client: bool = True) -> object:
     from wsfast._wsfast import ffi, lib  # type: ignore[import-not-found]
 
@@ -63,7 +70,7 @@ def test_a_sink_gets_the_payload_and_the_bytes_after_it_go_on_in_the_same_call()
 
     d = new_decoder()
     d.sink_min, d.sink_max = 1, 1 << 20
-    s = Scratch(16)
+    s = Scratch(room(*[0] * 9, 3))  # exactly the room the frames after the sink's take
 
     # a 32-byte binary frame whose first 4 payload bytes arrive with its header
     head = bytes([0x82, 32]) + b"abcd"
@@ -89,16 +96,40 @@ def test_a_frame_larger_than_the_space_asks_for_more_and_loses_nothing():
     from wsfast._wsfast import lib  # type: ignore[import-not-found]
 
     d = new_decoder()
-    small, large = Scratch(8), Scratch(64)
+    small, large = Scratch(room(5)), Scratch(room(20, 1))
     data = bytes([0x82, 5]) + b"12345" + bytes([0x82, 20]) + b"y" * 20 + bytes([0x82, 1]) + b"z"
     rc = lib.wsfast_decode(d, small.s, data, len(data))
     assert rc == 1 + lib.WSFAST_AGAIN and small.payloads(1) == [b"12345"]
     assert small.s.flags == 0  # the space was not empty: stop, read, call again
     rc = lib.wsfast_decode(d, small.s, data, len(data))
-    assert rc == lib.WSFAST_AGAIN and small.s.flags == lib.WSFAST_F_WANT_SPACE and small.s.want == 20
+    assert rc == lib.WSFAST_AGAIN and small.s.flags == lib.WSFAST_F_WANT_SPACE and small.s.want == room(20)
     rc = lib.wsfast_decode(d, large.s, data, len(data))
     assert rc == 2 and large.payloads(2) == [b"y" * 20, b"z"]
     assert small.intact() and large.intact()
+
+
+def test_a_batch_of_whole_text_messages_is_a_marshal_tuple_of_their_str():
+    """The space's framing: marshal.loads over it gives the text messages' str (what the
+    Decoder with decode_text=True reads), and only when every payload in it is whole text."""
+    import marshal
+
+    from wsfast._wsfast import lib  # type: ignore[import-not-found]
+
+    texts = ["", "a", "ünï", "x" * 125, "€" * 300, "y" * 70000]
+    data = b"".join(server_frame(1, t.encode()) for t in texts)
+    d, s = new_decoder(), Scratch(room(*(len(t.encode()) for t in texts)))
+    assert lib.wsfast_decode(d, s.s, data, len(data)) == len(texts)
+    assert s.s.flags == lib.WSFAST_F_TEXT_TUPLE and s.intact()
+    space = memoryview(s.block)[s.size - s.s.capacity :]
+    assert marshal.loads(space) == tuple(texts)
+    assert s.payloads(len(texts)) == [t.encode() for t in texts]
+
+    for other in (server_frame(2, b"bin"), server_frame(9, b""),
+                  server_frame(1, b"part", fin=False) + server_frame(0, b"s")):
+        d, s = new_decoder(), Scratch(200)
+        data = server_frame(1, b"text") + other
+        rc = lib.wsfast_decode(d, s.s, data, len(data))
+        assert rc >= 2 and not s.s.flags & lib.WSFAST_F_TEXT_TUPLE
 
 
 def test_a_partial_frame_waits_in_the_keep_buffer_it_asked_for_and_is_then_released():
@@ -124,7 +155,8 @@ def test_a_partial_frame_waits_in_the_keep_buffer_it_asked_for_and_is_then_relea
     assert lib.wsfast_decode(d, s.s, second, len(second)) == 0
     rc = lib.wsfast_decode(d, s.s, frame[9:], 3)
     assert rc == 1 and s.payloads(1) == ["añb€xyz".encode()]
-    assert s.s.flags == lib.WSFAST_F_RELEASED and d.keep == ffi.NULL and d.keep_capacity == 0
+    assert s.s.flags == lib.WSFAST_F_RELEASED | lib.WSFAST_F_TEXT_TUPLE
+    assert d.keep == ffi.NULL and d.keep_capacity == 0
     assert untouched(keep, 3) and untouched(bigger, 10) and s.intact()
 
 

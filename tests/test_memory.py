@@ -68,7 +68,7 @@ def test_the_scratch_grows_for_a_large_complete_frame_and_stays_bounded(c):
     from wsfast import _cbackend
 
     def largest() -> int:
-        return max(s.capacity for s, _, _ in _cbackend._scratches)
+        return max(scratch[0].capacity for scratch in _cbackend._scratches)
 
     d = c.Decoder(max_message_size=None)
     (message,) = d.feed(frame(2, b"m" * MiB))  # complete in one read: through the scratch

@@ -6,6 +6,7 @@ ImportError when the extension was not built; wsfast/_backend.py decides what th
 
 from __future__ import annotations
 
+import marshal
 import os
 import struct
 import sys
@@ -252,6 +253,8 @@ _UNIFORM = (C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1, C.R_FIRST | C.R_FIN | 0x2)
 # Keep buffers and scratch space are not zeroed: C reads only bytes it has written.
 _new_buffer = ffi.new_allocator(should_clear_after_alloc=False)
 _SPACE_AT = ffi.sizeof("wsfast_scratch")
+# A batch of one is read without the layout: its payload follows the space's head and its own
+_FIRST_AT = _SPACE_AT + lib.WSFAST_SPACE_HEAD + lib.WSFAST_ITEM_HEAD
 _RECORDS_AT = ffi.offsetof("wsfast_scratch", "records")
 _LAYOUT_AT = ffi.offsetof("wsfast_scratch", "layout")
 # What a decode call returns besides its count, read in one go instead of field by field
@@ -267,15 +270,36 @@ _RELEASED = lib.WSFAST_F_RELEASED
 _WANT_SINK = lib.WSFAST_F_WANT_SINK
 _WANT_ROOM = lib.WSFAST_F_WANT_ROOM
 _WANT_SPACE = lib.WSFAST_F_WANT_SPACE
+_TEXT_TUPLE = lib.WSFAST_F_TEXT_TUPLE
+_WHOLE_TEXT = _UNIFORM[0]
+# With WSFAST_F_TEXT_TUPLE the space is a marshal tuple of str: one call makes the batch's text
+# (CPython's marshal format; checked below against what marshal.dumps writes).
+_loads = marshal.loads
+_decode_utf8 = bytes.decode
 
 
-def _new_scratch(capacity: int) -> tuple[Any, Any, Any]:
-    """(scratch pointer, buffer over it and its space, the allocation): what a decode call
-    writes into."""
+def _marshal_reads_the_framing() -> bool:
+    """Whether this Python's marshal reads the framing wsfast_decode writes as a tuple of str
+    and bytes (it always has since format version 2; a check costs nothing at import)."""
+    head = struct.Struct("<cI")
+    blob = head.pack(b"(", 2) + head.pack(b"u", 3) + "añ".encode() + head.pack(b"s", 1) + b"\xff"
+    try:
+        return _loads(memoryview(blob + b"ignored")) == ("añ", b"\xff")
+    except (ValueError, EOFError, TypeError):  # pragma: no cover - another marshal format
+        return False
+
+
+_MARSHAL_TEXT = _marshal_reads_the_framing()
+
+
+def _new_scratch(capacity: int) -> tuple[Any, Any, Any, Any]:
+    """(scratch pointer, buffer over it and its space, the allocation, a view of the space):
+    what a decode call writes into."""
     block = _new_buffer("uint8_t[]", _SPACE_AT + capacity)
     s = ffi.cast("wsfast_scratch *", block)
     s.capacity = capacity
-    return s, ffi.buffer(block), block
+    raw = ffi.buffer(block)
+    return s, raw, block, memoryview(raw)[_SPACE_AT:]
 
 
 # Scratches not in use.  A feed takes one (or makes one, when every one is in use: as many exist
@@ -313,7 +337,7 @@ class Scanner:
     decoder's state: one connection's bytes arrive in order.
     """
 
-    __slots__ = ("_d", "_sink", "_keep", "error")
+    __slots__ = ("_d", "_sink", "_keep", "_text", "error")
 
     def __init__(
         self,
@@ -323,6 +347,7 @@ class Scanner:
         max_frame: int,
         max_message: int,
         max_compressed: int,
+        text: bool = False,
     ) -> None:
         d = ffi.new("wsfast_decoder *")
         d.flags = (lib.WSFAST_CLIENT if client else 0) | (lib.WSFAST_STRICT if strict else 0)
@@ -335,6 +360,7 @@ class Scanner:
         self._d = d
         self._sink: Any = None  # the object a large frame's payload is going into, and its cdata
         self._keep: Any = None  # the buffer a smaller frame's payload is arriving in
+        self._text = bool(text)  # batches of whole text messages as str
         self.error: tuple[int, int, int] | None = None
 
     def _room(self, need: int) -> None:
@@ -355,7 +381,7 @@ class Scanner:
             scratch = _take()
         except IndexError:
             scratch = _new_scratch(_INITIAL_SPACE)
-        s, raw, block = scratch
+        s, raw, block, space = scratch
         rc = _decode(d, s, src, len(data))
         if rc == 0:
             _give(scratch)
@@ -376,17 +402,28 @@ class Scanner:
                         self.error = (d.error, d.error_value, d.error_position)
                 want, first, size, same, flags = _SUMMARY.unpack_from(raw)
                 if count:
-                    # Every payload of the batch copied once, from the scratch space into its
-                    # bytes object: one slice for a batch of one (one message per read, the
-                    # usual case on a live connection), else one struct call over the layout.
-                    if count == 1 and not flags & _SINK_RECORD:
-                        payloads: Any = (raw[_SPACE_AT : _SPACE_AT + first],)
-                    else:
-                        payloads = _layout(raw[_LAYOUT_AT : _LAYOUT_AT + size]).unpack_from(
-                            raw, _SPACE_AT
-                        )
+                    payloads: Any
+                    if same == _WHOLE_TEXT and self._text and flags & _TEXT_TUPLE and _MARSHAL_TEXT:
+                        # Whole text messages wanted as str: made straight from the space, from
+                        # bytes validated in C, by one marshal call (no bytes object between)
+                        payloads = _loads(space)
                         if flags & _SINK_RECORD:
-                            payloads = (self._sink_payload(), *payloads)
+                            payloads = (_decode_utf8(self._sink_payload()), *payloads)
+                    else:
+                        # Every payload of the batch copied once, from the scratch space into
+                        # its bytes object: one slice for a batch of one (one message per read,
+                        # the usual case on a live connection), else one struct call over the
+                        # layout.
+                        if count == 1 and not flags & _SINK_RECORD:
+                            payloads = (raw[_FIRST_AT : _FIRST_AT + first],)
+                        else:
+                            payloads = _layout(raw[_LAYOUT_AT : _LAYOUT_AT + size]).unpack_from(
+                                raw, _SPACE_AT
+                            )
+                            if flags & _SINK_RECORD:
+                                payloads = (self._sink_payload(), *payloads)
+                        if same == _WHOLE_TEXT and self._text:
+                            payloads = tuple(map(_decode_utf8, payloads))
                     records = (
                         None
                         if same in _UNIFORM
@@ -417,7 +454,7 @@ class Scanner:
                     bigger = _new_scratch(grown)
                     if grown <= _SHRINK_ABOVE:
                         scratch = bigger
-                    s, raw, block = bigger
+                    s, raw, block, space = bigger
                 rc = _decode(d, s, src, len(data))
         except BaseException:
             if not d.error:

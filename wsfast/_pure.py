@@ -40,6 +40,8 @@ def mask_inplace(view: memoryview, mask_: bytes, phase: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 ACCEPT = 0
+# the record kind of a whole (single-frame) text message
+WHOLE_TEXT = C.R_TEXT | C.R_FIRST | C.R_FIN | 0x1
 REJECT = 8
 
 
@@ -278,8 +280,10 @@ class Scanner:
         max_frame: int,
         max_message: int,
         max_compressed: int,
+        text: bool = False,
     ) -> None:
         self.client = client
+        self.text = text  # a batch of whole text messages: their payloads as str
         self.strict = strict
         self.rsv_allowed = rsv_allowed
         self.max_frame = max_frame
@@ -398,7 +402,8 @@ class Scanner:
     def feed(self, data: Any) -> list:
         """Decode what ``data`` completes: a list of (same_kind, payloads, records) batches.
 
-        ``payloads`` holds each frame's payload as bytes; ``records`` the matching
+        ``payloads`` holds each frame's payload as bytes (as str when ``text`` is set and every
+        frame is a whole text message); ``records`` the matching
         (offset, length, kind, close_code) tuples; ``same_kind`` the kind they all share, or
         MIXED_KINDS.  (The C twin returns one batch per filled record array, and no records
         when every frame is a whole text or binary message; here there is one batch.)
@@ -433,5 +438,10 @@ class Scanner:
             return []
         kinds = {kind for _, _, kind, _ in records}
         same = kinds.pop() if len(kinds) == 1 else C.MIXED_KINDS
-        payloads = [bytes(buf[offset : offset + length]) for offset, length, _, _ in records]
+        if self.text and same == WHOLE_TEXT:
+            payloads: list = [
+                str(buf[offset : offset + length], "utf-8") for offset, length, _, _ in records
+            ]
+        else:
+            payloads = [bytes(buf[offset : offset + length]) for offset, length, _, _ in records]
         return [(same, payloads, records)]

@@ -43,7 +43,8 @@ class Message(tuple, metaclass=_MessageType):
 
     A tuple, like the other events, because the decoder makes one per message in C (tuple's
     own constructor mapped over a batch's ``(data, is_text)`` pairs) instead of running an
-    ``__init__`` per message.
+    ``__init__`` per message.  A decoder with ``decode_text=True`` delivers text messages as
+    the tuple ``(text, True)`` instead, equal to this one (see ``_Text``).
     """
 
     data: bytes
@@ -98,6 +99,48 @@ class _Decoded(Message):
         return hash((self[0], self[1]))
 
 
+class _FirstData:
+    """``data`` of a :class:`_Text`: the str encoded on first access and kept in the instance's
+    ``__dict__`` (a non-data descriptor, as :class:`_FirstText`)."""
+
+    def __get__(self, message: Any, owner: Any = None) -> Any:
+        if message is None:
+            return self
+        data = message.__dict__["data"] = tuple.__getitem__(message, 0).encode("utf-8")
+        return data
+
+
+class _Text(Message):
+    """A text message decoded as it was delivered (``decode_text=True``): the tuple
+    ``(text, True)``, its str made straight from the validated payload with no bytes object
+    between, so ``text`` is an item read (``message[0]``, and unpacking, give the str);
+    ``data``, its UTF-8 bytes, is encoded on first access and kept.  It compares, hashes and
+    pickles as the Message ``(data, True)`` it stands for."""
+
+    text = property(itemgetter(0), doc="the message as str")  # type: ignore[assignment]
+    data = _FirstData()  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, bool]]:
+        return (Message, (self.data, True))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is _Text:
+            return tuple.__getitem__(self, 0) == tuple.__getitem__(other, 0)  # type: ignore[arg-type]
+        if isinstance(other, tuple):
+            return len(other) == 2 and other[1] is True and self.data == other[0]
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash((self.data, True))
+
+    def __repr__(self) -> str:
+        return Message.__repr__(Message(self.data, True))
+
+
 class Ping(NamedTuple):
     payload: bytes
 
@@ -118,6 +161,7 @@ Event = Union[Message, Ping, Pong, Close]
 # runs no Python code (the metaclass only serves calls made from Python)
 _make = type.__call__.__get__(Message)
 _make_decoded = type.__call__.__get__(_Decoded)  # on (data, True, text) triples
+_make_text = type.__call__.__get__(_Text)  # on (text, True) pairs
 # bytes.decode with no argument: UTF-8 without looking the codec name up (map(str, payloads,
 # repeat("utf-8")) costs about twice as many instructions per message)
 _decode = bytes.decode
@@ -137,7 +181,7 @@ def _invalid_text(position: int) -> ProtocolError:
 
 def _decoded(payload: bytes) -> Any:
     """A validated text message with its str made now (``decode_text=True``)."""
-    return _make_decoded((payload, True, payload.decode("utf-8")))
+    return _make_text((payload.decode("utf-8"), True))
 
 
 _PING = C.R_FIN | 0x9
@@ -194,6 +238,7 @@ class Decoder:
             _limit("max_frame_size", max_frame_size),
             limit,
             deflate.wire_limit(limit) if agreed is not None else 0,
+            self.decode_text,
         )
         self._parts: list[bytes] = []
         self._is_text = False
@@ -219,10 +264,9 @@ class Decoder:
                     else:
                         self._events(records, payloads, events)
                 elif is_text and self.decode_text:
-                    # str made batch-wise: map and zip run no Python code per message
-                    events += map(
-                        _make_decoded, zip(payloads, repeat(True), map(_decode, payloads))
-                    )
+                    # the scanner made these payloads str, batch-wise; map and zip run no
+                    # Python code per message
+                    events += map(_make_text, zip(payloads, repeat(True)))
                 elif len(payloads) == 1:  # one message per read, the usual case on a live socket
                     events.append(_make((payloads[0], is_text)))
                 else:
@@ -266,7 +310,10 @@ class Decoder:
         # decoding validates, and the str is kept: nothing is decoded twice
         before = len(events)
         try:
-            events += map(_make_decoded, zip(inflated, repeat(True), map(_decode, inflated)))
+            if self.decode_text:
+                events += map(_make_text, zip(map(_decode, inflated), repeat(True)))
+            else:
+                events += map(_make_decoded, zip(inflated, repeat(True), map(_decode, inflated)))
         except UnicodeDecodeError:
             # the messages before the invalid one were appended: they are events
             raise self._invalid(inflated[len(events) - before]) from None
