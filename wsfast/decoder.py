@@ -263,12 +263,15 @@ class Decoder:
                         self._whole_compressed(payloads, _WHOLE_COMPRESSED[same], events)
                     else:
                         self._events(records, payloads, events)
+                elif len(payloads) == 1:  # one message per read, the usual case on a live socket
+                    if is_text and self.decode_text:  # (the scanner made text payloads str)
+                        events.append(_make_text((payloads[0], True)))
+                    else:
+                        events.append(_make((payloads[0], is_text)))
                 elif is_text and self.decode_text:
                     # the scanner made these payloads str, batch-wise; map and zip run no
                     # Python code per message
                     events += map(_make_text, zip(payloads, repeat(True)))
-                elif len(payloads) == 1:  # one message per read, the usual case on a live socket
-                    events.append(_make((payloads[0], is_text)))
                 else:
                     events += map(_make, zip(payloads, repeat(is_text)))
         except ProtocolError as exc:
