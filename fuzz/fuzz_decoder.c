@@ -182,21 +182,23 @@ static void check_state(const run_t *R)
     CHECK(d->message_size <= d->max_message || d->message_opcode == 0);
 }
 
-/* The batch's layout, written again from its records: "<n>s" for each payload in the space
- * (the sink's frame left out); and the kind all share. */
+/* The batch's layout, written again from its records: "5x" for the space's head, then
+ * "5x<n>s" for each payload in the space (the sink's frame left out); and the kind all share. */
 static void check_layout(const wsfast_scratch *s, int count, int from)
 {
-    char want[WSFAST_MAX_RECORDS * 24];
+    char want[WSFAST_MAX_RECORDS * 26 + 2];
     size_t n = 0;
     uint32_t same = s->records[0].kind;
     int i;
 
+    if (count > from)
+        n += (size_t)snprintf(want, sizeof want, "5x");
     for (i = 0; i < count; i++) {
         const wsfast_record *rec = &s->records[i];
         if (rec->kind != same)
             same = WSFAST_MIXED_KINDS;
         if (i >= from)
-            n += (size_t)snprintf(want + n, sizeof want - n, "%llus",
+            n += (size_t)snprintf(want + n, sizeof want - n, "5x%llus",
                                   (unsigned long long)rec->length);
     }
     CHECK(s->layout_size == n);
@@ -206,6 +208,17 @@ static void check_layout(const wsfast_scratch *s, int count, int from)
         CHECK(s->first_length == s->records[from].length);
 }
 
+/* Whether every record in the space is a whole text message marshal can read as str. */
+static int all_text_batch(const wsfast_scratch *s, int count, int from)
+{
+    int i;
+    for (i = from; i < count; i++)
+        if (s->records[i].kind != (WSFAST_R_TEXT | WSFAST_R_FIRST | WSFAST_R_FIN | 1) ||
+            s->records[i].length > 0x7fffffff)
+            return 0;
+    return 1;
+}
+
 /* One batch of records.  `w`: the whole run, whose payloads are checked against the wire. */
 static void take_records(const run_t *R, int count, result_t *r, wire_t *w)
 {
@@ -213,7 +226,7 @@ static void take_records(const run_t *R, int count, result_t *r, wire_t *w)
     const wsfast_scratch *s = R->s;
     const uint8_t *space = (const uint8_t *)(s + 1);
     int in_sink = (s->flags & WSFAST_F_SINK_RECORD) != 0;
-    uint64_t packed = 0;
+    uint64_t packed = WSFAST_SPACE_HEAD;
     int i;
 
     if (in_sink) {
@@ -225,6 +238,14 @@ static void take_records(const run_t *R, int count, result_t *r, wire_t *w)
     }
     if (count > 0)
         check_layout(s, count, in_sink);
+    CHECK(((s->flags & WSFAST_F_TEXT_TUPLE) != 0) ==
+          (count > in_sink && all_text_batch(s, count, in_sink)));
+    if (s->flags & WSFAST_F_TEXT_TUPLE) {
+        /* the space's head: marshal's tuple of that many items */
+        CHECK(space[0] == '(');
+        CHECK(((uint32_t)space[1] | (uint32_t)space[2] << 8 | (uint32_t)space[3] << 16 |
+               (uint32_t)space[4] << 24) == (uint32_t)(count - in_sink));
+    }
     for (i = 0; i < count; i++) {
         const wsfast_record *rec = &s->records[i];
         uint32_t op = rec->kind & 0x0f;
@@ -234,10 +255,19 @@ static void take_records(const run_t *R, int count, result_t *r, wire_t *w)
         uint64_t length = rec->length;
 
         if (!sunk) {
-            /* payloads packed back to back from the start of the space */
-            CHECK(rec->offset == packed);
+            /* payloads one after another from the start of the space, each after its head:
+             * 'u' for a whole text message (marshal's str from UTF-8), else 's', and its
+             * length (little-endian, 0 when over 2**31 - 1) */
+            const uint8_t *head = space + packed;
+            int text = rec->kind == (WSFAST_R_TEXT | WSFAST_R_FIRST | WSFAST_R_FIN | 1) &&
+                       rec->length <= 0x7fffffff;
+            uint64_t n32 = rec->length <= 0x7fffffff ? rec->length : 0;
+            CHECK(rec->offset == packed + WSFAST_ITEM_HEAD);
             CHECK(rec->offset + rec->length <= s->capacity);
-            packed += rec->length;
+            CHECK(head[0] == (text ? 'u' : 's'));
+            CHECK(((uint64_t)head[1] | (uint64_t)head[2] << 8 | (uint64_t)head[3] << 16 |
+                   (uint64_t)head[4] << 24) == n32);
+            packed = rec->offset + rec->length;
         }
         CHECK(data_opcode(op) || control_opcode(op));
         CHECK((rec->kind & ~(uint32_t)0xff) == 0);
