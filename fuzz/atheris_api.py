@@ -138,6 +138,9 @@ def TestOneInput(data: bytes) -> None:
     crc = zlib.crc32(stream)
     if crc & 3 == 0:
         options["extensions"] = [DEFLATE[(crc >> 2) & 1]]
+    # half the inputs decode text as str as it is delivered (decode_text=True): held below to
+    # the default decoder's events and errors
+    options["decode_text"] = bool(crc & 16)
     # the chunked run and the whole run under two kernels picked by the input's length: every
     # SIMD kernel is held to the others (and to the pure twin with WSFAST_FUZZ_DIFF=1)
     CBACKEND.use_kernel(KERNELS[len(stream) % len(KERNELS)])
@@ -147,6 +150,13 @@ def TestOneInput(data: bytes) -> None:
     assert chunked == whole, (chunked, whole)
     for event in whole[0]:
         well_formed(event, options["max_message_size"])
+    if options["decode_text"]:
+        default = decode(C, stream, cuts, {**options, "decode_text": False})
+        assert default == whole, (default, whole)
+        for made, plain in zip(whole[0], default[0]):
+            if getattr(plain, "is_text", False):
+                assert type(made.text) is str and made.text == plain.data.decode("utf-8")
+                assert made.data == plain.data
 
     strict = bool(config & 2)
     header = outcome(C.parse_header, stream[:14], strict=strict)

@@ -33,7 +33,7 @@ def both_ways(api, data, chunks=(), **kw):
 
 def check_same(plain, decoded):
     (events, error), (text_events, text_error) = plain, decoded
-    assert text_events == events
+    assert text_events == events and events == text_events  # either way round
     assert [type(e) for e in text_events if not isinstance(e, Message)] == [
         type(e) for e in events if not isinstance(e, Message)
     ]
@@ -108,6 +108,12 @@ def test_a_message_behaves_as_the_message_it_stands_for(api):
     want = Message(text.encode(), True)
     assert m == want and want == m and not (m != want)
     assert m == (text.encode(), True) and (text.encode(), True) == m
+    # a compressed text message of the default decoder is a (data, True, text) tuple
+    agreed = PerMessageDeflate()
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = z.compress(text.encode()) + z.flush(zlib.Z_SYNC_FLUSH)
+    [inflated] = api.Decoder(extensions=[agreed]).feed(client_frame(1, body[:-4], rsv=0x40))
+    assert inflated == m and m == inflated and hash(inflated) == hash(m)
     assert m != Message(text.encode(), False) and m != Message(b"other", True) and m != "x"
     assert hash(m) == hash(want)
     assert repr(m) == repr(want)

@@ -87,6 +87,8 @@ class _Decoded(Message):
         return iter((self[0], self[1]))
 
     def __eq__(self, other: object) -> bool:
+        if type(other) is _Text:
+            return self[0] == other.data
         if isinstance(other, tuple):
             return len(other) == 2 and self[0] == other[0] and self[1] == other[1]
         return NotImplemented
