@@ -340,6 +340,21 @@ def test_a_fragmented_ip_packet_is_a_problem(tmp_path):
     assert "packet 6: fragmented IPv4 packet (not reassembled)" in problems(records)
 
 
+def test_an_ipv4_total_length_of_0_is_a_segment_captured_before_offload(tmp_path):
+    # TCP segmentation offload: the sender's capture sees one large segment whose IPv4 length
+    # the NIC fills in later, 0 in the file; it runs to the end of the packet
+    flow = conversation()
+    offloaded = {i for i, p in enumerate(flow.packets) if pcap_files.tcp_payload_length(p.data) > 0}
+    for i in offloaded:
+        data = bytearray(flow.packets[i].data)
+        data[14 + 2 : 14 + 4] = b"\x00\x00"
+        flow.packets[i].data = bytes(data)
+    status, records = run(write(tmp_path, flow))
+    assert status == 0, problems(records)
+    want = run(write(tmp_path, conversation(), name="plain.pcap"))[1]
+    assert frames(records) == frames(want) and len(frames(records)) == 8
+
+
 def test_a_pcapng_block_cut_short_is_a_problem(tmp_path):
     # section header, interface description (Ethernet), then an enhanced packet block whose
     # stated length runs past the end of the file

@@ -78,7 +78,9 @@ def segment(linktype: int, packet: bytes, wire_length: int) -> Segment | None:
         if fragment & 0x3FFF:  # more fragments, or an offset: RFC 791 fragmentation
             raise Damaged("fragmented IPv4 packet (not reassembled)")
         start = offset + (first & 0x0F) * 4
-        end = offset + total
+        # 0: a segment captured before the NIC cut it up (TCP segmentation offload writes the
+        # length in later; Wireshark assumes the same): it runs to the end of the packet
+        end = offset + total if total else wire_length
     elif version == 6:
         if len(packet) < offset + 40:
             raise Damaged("IPv6 header cut short")
