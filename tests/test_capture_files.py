@@ -542,6 +542,14 @@ def test_a_text_message_that_is_not_utf8_is_a_problem(tmp_path):
     assert problems(records) == ["text message is not valid utf-8 at byte 2"]
 
 
+def test_invalid_utf8_is_reported_where_the_decoder_fails_it(tmp_path):
+    # E2 28: the lead byte starts a valid sequence; the 28 after it is what breaks it (byte 3,
+    # where wsfast's decoder fails, not 2, where Python's UnicodeDecodeError starts)
+    status, records = run(write(tmp_path, answered("", ("server", frame(1, b"ab\xe2\x28z")))))
+    assert status == 1
+    assert problems(records) == ["text message is not valid utf-8 at byte 3"]
+
+
 def test_a_frame_longer_than_kept_is_a_problem_and_the_next_frame_is_found(tmp_path):
     flow = answered("", ("server", bytes([0x82, 0x7F]) + (2**40).to_bytes(8, "big") + b"x" * 100))
     flow.send("server", frame(1, b"after"))

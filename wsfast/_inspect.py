@@ -121,6 +121,18 @@ class _Message:
         self.broken = False  # inflating failed: the text is unknown
 
 
+def _invalid_at(data: bytes) -> int:
+    """Where UTF-8 ``data`` fails, as the decoder reports it (SPEC: the first byte after which
+    it can no longer be valid, e.g. 1 for b"\\xe2\\x28", where Python's decoder says 0)."""
+    validator = wsfast.Utf8Validator()
+    try:
+        validator.feed(data)
+        validator.finish()
+    except ProtocolError as exc:
+        return getattr(exc, "position", len(data))
+    return len(data)  # pragma: no cover - only called on data that failed to decode
+
+
 class Dissector:
     """Writes what it sees, as a Wireshark-style tree or (``json=True``) one JSON object per
     frame; per-connection state lives in ``conversation``."""
@@ -419,8 +431,8 @@ class Dissector:
             if message.kind == Opcode.TEXT and not message.broken:
                 try:
                     self.text = whole.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    self.problem(f"text message is not valid utf-8 at byte {exc.start}")
+                except UnicodeDecodeError:
+                    self.problem(f"text message is not valid utf-8 at byte {_invalid_at(whole)}")
 
     def inflate(self, sender: str, message: _Message, payload: bytes, fin: bool) -> bytes:
         if message.broken:
