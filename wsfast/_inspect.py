@@ -100,12 +100,23 @@ class Conversation:
         self.key: str | None = None
         self.agreed: PerMessageDeflate | None = None
         self.inflaters: dict[str, inflating.Inflater] = {}
+        # the sides whose compression context (kept from message to message) a gap cut
+        self.history_lost: set[str] = set()
         if agreed is not None:
             self.agree(agreed)
 
     def agree(self, agreed: PerMessageDeflate) -> None:
         self.agreed = agreed
         self.inflaters = {side: inflating.inflater(agreed, side) for side in (CLIENT, SERVER)}
+        self.history_lost = set()
+
+    def lost_bytes(self, sender: str) -> None:
+        """Bytes of ``sender``'s stream are missing: its inflater starts again, empty (a message
+        that refers back to what was lost then fails to inflate, never inflates wrong)."""
+        if self.agreed is not None and sender in self.inflaters:
+            self.inflaters[sender] = inflating.inflater(self.agreed, sender)
+            if not self.agreed.sending(client=sender == CLIENT)[1]:
+                self.history_lost.add(sender)
 
 
 class _Message:
@@ -441,7 +452,8 @@ class Dissector:
             return self.conversation.inflaters[sender].inflate(payload, fin, MESSAGE_LIMIT)
         except ProtocolError as exc:
             message.broken = True
-            self.problem(str(exc))
+            lost = sender in self.conversation.history_lost
+            self.problem(f"{exc}{' (it may refer to what a gap lost)' if lost else ''}")
             return b""
 
     def data(self, kind: Opcode | None, payload: bytes, indent: int = 2) -> None:

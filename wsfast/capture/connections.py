@@ -256,8 +256,10 @@ class Connection:
         if half.buffer and half.state == _FRAMES:
             lost += f"; {len(half.buffer)} bytes of the frame they were in are dropped"
         dissector.lost(sender, lost)
-        # a fragmented message that lost a piece cannot be put together again
+        # a fragmented message that lost a piece cannot be put together again, and what the
+        # sender compressed after the gap is inflated from an empty context
         self.conversation.fragments[sender] = None
+        self.conversation.lost_bytes(sender)
         half.buffer = bytearray()
         half.need = 0
         half.scanned = half.skipped = 0
