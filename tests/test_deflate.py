@@ -423,12 +423,24 @@ def test_message_parts_join_to_the_message_and_keep_a_plain_payload_uncopied(api
         assert b"".join(encoder.message_parts(data)) == encoder.message(data)
         if n >= 126:
             assert encoder.message_parts(data)[-1] is data
-    assert b"".join(encoder.message_parts("t\u00e9xt")) == encoder.message("t\u00e9xt")
+    for text in ("", "t\u00e9xt", "x" * 125, "\u00e9" * 63, "y" * 126, "\u20ac" * 30000, "z" * 70000):
+        parts = encoder.message_parts(text)
+        assert b"".join(parts) == encoder.message(text)
+        if len(text.encode()) >= 126:  # the UTF-8 is one piece, not copied into the frame
+            assert parts[-1] == text.encode() and len(parts) == 2
     fragmented = encoder.message_parts(payload, fragment_size=30000)
     assert b"".join(fragmented) == encoder.message(payload, fragment_size=30000)
+    fragmented = encoder.message_parts("w" * 70000, fragment_size=30000)
+    assert b"".join(fragmented) == encoder.message("w" * 70000, fragment_size=30000)
     compressed = api.Encoder(extensions=[AGREED])
     reference = api.Encoder(extensions=[AGREED])
-    assert b"".join(compressed.message_parts("abc" * 100)) == reference.message("abc" * 100)
+    for data in ("abc" * 100, b"\x00" * 5000):
+        assert b"".join(compressed.message_parts(data)) == reference.message(data)
+        assert b"".join(compressed.message_parts(data, fragment_size=7)) == reference.message(
+            data, fragment_size=7
+        )
+    client = api.Encoder(client=True)
+    assert all(p[1] & 0x80 for p in client.message_parts("masked " * 40, fragment_size=100))
 
 
 def test_policy_values_are_checked():

@@ -179,22 +179,31 @@ class Encoder:
         """The bytes of ``message(...)`` as pieces for ``writelines`` / ``sendmsg``: a
         bytes-like payload sent unmasked and uncompressed is one of the pieces as given, not
         copied into its frame."""
-        if type(data) is bytes and fragment_size is None and compress is None and self._bare:
-            # the case it exists for, inline: a server's binary message, nothing to compress
-            n = len(data)
-            if n < 126:
-                return [_HEADS[0x82][n] + data]  # a copy this small costs less than a piece
-            if n < 65536:
-                return [_HEAD16(0x82, 126, n), data]
-            return [_HEAD64(0x82, 127, n), data]
+        if fragment_size is None and compress is None and self._bare:
+            # the cases it exists for, inline: a server's message in one frame, nothing to
+            # compress; the payload (the caller's bytes, or the str's UTF-8, a new object of
+            # ours) is handed over as it is
+            if type(data) is bytes:
+                first, payload = 0x82, data
+            elif type(data) is str:
+                first, payload = 0x81, data.encode()
+            else:
+                first, payload = 0, None
+            if first:
+                n = len(payload)
+                if n < 126:
+                    return [_HEADS[first][n] + payload]  # a copy this small costs less than a piece
+                if n < 65536:
+                    return [_HEAD16(first, 126, n), payload]
+                return [_HEAD64(first, 127, n), payload]
         opcode, payload, rsv = self._payload(data, compress)
         frames = self._split(opcode, payload, rsv, fragment_size)
-        if self.client or rsv or opcode == 0x1:
-            # masked or compressed or encoded: nothing of the caller's to hand over as it is
+        if self.client:
+            # masked: each frame written whole (nothing of the payload can be handed over)
             return [self._frame(*frame) for frame in frames]
         parts: list[Any] = []
-        for op, chunk, fin, _ in frames:
-            parts += (build_header(fin, 0, op, len(chunk), None), chunk)
+        for op, chunk, fin, rsv in frames:
+            parts += (build_header(fin, rsv, op, len(chunk), None), chunk)
         return parts
 
     def _control(self, opcode: int, payload: Buffer | str) -> bytes:
