@@ -1047,7 +1047,8 @@ typedef struct {
     uint64_t used;           /* bytes of it holding this batch's payloads, framing included */
     int count;               /* records so far */
     int spaced;              /* ... of which in the space */
-    int not_text;            /* one in the space is not a whole text message (or too long) */
+    int str_text;            /* the decoder has WSFAST_STR_TEXT */
+    int too_long;            /* one in the space is longer than marshal reads */
 } call;
 
 #if WSFAST_SPACE_HEAD != 5 || WSFAST_ITEM_HEAD != 5
@@ -1076,15 +1077,15 @@ static inline void add_to_space(call *c, uint64_t n, uint32_t kind)
     wsfast_scratch *s = c->s;
     uint8_t *head = c->space + c->used;
     char *out = s->layout + s->layout_size;
-    int text = kind == WHOLE_TEXT && n <= MARSHAL_MAX;
-    uint32_t n32 = n <= MARSHAL_MAX ? (uint32_t)n : 0;
+    int fits_marshal = n <= MARSHAL_MAX;
+    uint32_t n32 = fits_marshal ? (uint32_t)n : 0;
 
-    head[0] = text ? 'u' : 's';
+    head[0] = kind == WHOLE_TEXT && c->str_text ? 'u' : 's';
     head[1] = (uint8_t)n32;
     head[2] = (uint8_t)(n32 >> 8);
     head[3] = (uint8_t)(n32 >> 16);
     head[4] = (uint8_t)(n32 >> 24);
-    c->not_text |= !text;
+    c->too_long |= !fits_marshal;
     if (s->layout_size == 0) {
         s->first_length = n;
         *out++ = '5';
@@ -1469,7 +1470,8 @@ int wsfast_decode(wsfast_decoder *d, wsfast_scratch *s, const uint8_t *input, si
     c.used = WSFAST_SPACE_HEAD;
     c.count = 0;
     c.spaced = 0;
-    c.not_text = 0;
+    c.str_text = (d->flags & WSFAST_STR_TEXT) != 0;
+    c.too_long = 0;
 
     if (d->frame_open)
         step = continue_frame(d, &c);
@@ -1490,15 +1492,22 @@ int wsfast_decode(wsfast_decoder *d, wsfast_scratch *s, const uint8_t *input, si
         d->keep_capacity = 0;
         s->flags |= WSFAST_F_RELEASED;
     }
-    if (c.spaced > 0 && !c.not_text && s->capacity >= WSFAST_SPACE_HEAD) {
+    if (c.spaced > 0 && !c.too_long && s->capacity >= WSFAST_SPACE_HEAD) {
         c.space[0] = '(';
         c.space[1] = (uint8_t)c.spaced;
         c.space[2] = (uint8_t)(c.spaced >> 8);
         c.space[3] = c.space[4] = 0;
-        s->flags |= WSFAST_F_TEXT_TUPLE;
+        s->flags |= WSFAST_F_MARSHAL;
     }
     if (step == STEP_ERROR)
         return -(c.count + 16);
+    if (step == STEP_DONE && c.count == 1 && c.spaced == 1 && s->flags == WSFAST_F_MARSHAL &&
+        (d->flags & WSFAST_ONE_CODES)) {
+        if (s->same_kind == WHOLE_TEXT)
+            return 1 + WSFAST_ONE_TEXT;
+        if (s->same_kind == (WSFAST_R_FIRST | WSFAST_R_FIN | 2))
+            return 1 + WSFAST_ONE_BINARY;
+    }
     return c.count + (step == STEP_AGAIN ? WSFAST_AGAIN : 0);
 }
 

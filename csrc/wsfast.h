@@ -23,6 +23,12 @@
 #define WSFAST_OK 0
 #define WSFAST_NEED_MORE 1          /* parse_header: the header is incomplete */
 #define WSFAST_AGAIN 512            /* added to wsfast_decode's count: call again */
+/* With WSFAST_ONE_CODES, added to a count of 1 when the call completed one whole text (or
+ * binary) message and nothing else, had nothing more to report (no flag but
+ * WSFAST_F_MARSHAL) and consumed its input: the usual read of a live connection, which the
+ * caller then reads without the scratch's summary. */
+#define WSFAST_ONE_TEXT 1024
+#define WSFAST_ONE_BINARY 2048
 
 #define WSFAST_E_RESERVED_OPCODE -1        /* value: the opcode */
 #define WSFAST_E_CONTROL_FRAGMENTED -2     /* value: the opcode */
@@ -49,6 +55,8 @@
 /* Decoder configuration flags. */
 #define WSFAST_CLIENT 1          /* we are the client: frames must not be masked */
 #define WSFAST_STRICT 2          /* reject lengths not in their minimal encoding */
+#define WSFAST_STR_TEXT 4        /* whole text messages framed for marshal as str ('u') */
+#define WSFAST_ONE_CODES 8       /* return WSFAST_ONE_TEXT / WSFAST_ONE_BINARY (see above) */
 
 /* Frame record kinds: the low 4 bits are the frame's opcode, the flags say the rest. */
 #define WSFAST_R_FIN 0x10        /* the frame had FIN set */
@@ -63,8 +71,8 @@
 #define WSFAST_F_WANT_SINK 4     /* set d->sink to `want` bytes (see sink_min) */
 #define WSFAST_F_WANT_ROOM 8     /* d->keep must hold `want` bytes (wsfast_keep) */
 #define WSFAST_F_WANT_SPACE 16   /* the space must hold `want` bytes (a larger scratch) */
-#define WSFAST_F_TEXT_TUPLE 32   /* every payload in the space is a whole text message, and the
-                                  * space reads as a marshal tuple of their str (see below) */
+#define WSFAST_F_MARSHAL 32      /* the space reads as a marshal tuple of its payloads (see
+                                  * below): none is longer than 2**31 - 1 bytes */
 
 /* The space's framing (see wsfast_scratch): its first WSFAST_SPACE_HEAD bytes, then each
  * payload after WSFAST_ITEM_HEAD bytes of its own. */
@@ -181,10 +189,11 @@ typedef struct {
      * Python's marshal module (format version 2 and later) reads a tuple: WSFAST_SPACE_HEAD
      * bytes, '(' and the number of payloads in the space (32 bits, little-endian, written when
      * the call returns), then per payload WSFAST_ITEM_HEAD bytes, 'u' (a str from UTF-8) for a
-     * whole text message of up to 2**31 - 1 bytes, else 's' (bytes), and its length (32 bits,
-     * little-endian; 0 when larger), then the payload.  With WSFAST_F_TEXT_TUPLE, marshal.loads
-     * over the space makes every text message's str in one call, from bytes validated here;
-     * records[].offset is where a payload starts. */
+     * whole text message when the decoder has WSFAST_STR_TEXT, else 's' (bytes), and its
+     * length (32 bits, little-endian; 0 when longer than 2**31 - 1), then the payload.  With
+     * WSFAST_F_MARSHAL, marshal.loads over the space makes every payload's object in one call
+     * (text messages' str from bytes validated here); records[].offset is where a payload
+     * starts. */
     wsfast_record records[256];
 
     /* The batch's payloads as a Python struct format ("5x" for the space's head, then "5x125s"

@@ -208,13 +208,12 @@ static void check_layout(const wsfast_scratch *s, int count, int from)
         CHECK(s->first_length == s->records[from].length);
 }
 
-/* Whether every record in the space is a whole text message marshal can read as str. */
-static int all_text_batch(const wsfast_scratch *s, int count, int from)
+/* Whether every payload in the space is short enough for marshal to read. */
+static int marshal_reads_all(const wsfast_scratch *s, int count, int from)
 {
     int i;
     for (i = from; i < count; i++)
-        if (s->records[i].kind != (WSFAST_R_TEXT | WSFAST_R_FIRST | WSFAST_R_FIN | 1) ||
-            s->records[i].length > 0x7fffffff)
+        if (s->records[i].length > 0x7fffffff)
             return 0;
     return 1;
 }
@@ -238,9 +237,9 @@ static void take_records(const run_t *R, int count, result_t *r, wire_t *w)
     }
     if (count > 0)
         check_layout(s, count, in_sink);
-    CHECK(((s->flags & WSFAST_F_TEXT_TUPLE) != 0) ==
-          (count > in_sink && all_text_batch(s, count, in_sink)));
-    if (s->flags & WSFAST_F_TEXT_TUPLE) {
+    CHECK(((s->flags & WSFAST_F_MARSHAL) != 0) ==
+          (count > in_sink && marshal_reads_all(s, count, in_sink)));
+    if (s->flags & WSFAST_F_MARSHAL) {
         /* the space's head: marshal's tuple of that many items */
         CHECK(space[0] == '(');
         CHECK(((uint32_t)space[1] | (uint32_t)space[2] << 8 | (uint32_t)space[3] << 16 |
@@ -256,11 +255,11 @@ static void take_records(const run_t *R, int count, result_t *r, wire_t *w)
 
         if (!sunk) {
             /* payloads one after another from the start of the space, each after its head:
-             * 'u' for a whole text message (marshal's str from UTF-8), else 's', and its
-             * length (little-endian, 0 when over 2**31 - 1) */
+             * 'u' for a whole text message when the decoder asks for str (marshal's str from
+             * UTF-8), else 's', and its length (little-endian, 0 when over 2**31 - 1) */
             const uint8_t *head = space + packed;
             int text = rec->kind == (WSFAST_R_TEXT | WSFAST_R_FIRST | WSFAST_R_FIN | 1) &&
-                       rec->length <= 0x7fffffff;
+                       (d->flags & WSFAST_STR_TEXT);
             uint64_t n32 = rec->length <= 0x7fffffff ? rec->length : 0;
             CHECK(rec->offset == packed + WSFAST_ITEM_HEAD);
             CHECK(rec->offset + rec->length <= s->capacity);
@@ -408,8 +407,26 @@ static int feed(run_t *R, const uint8_t *input, size_t len, result_t *r, wire_t 
         wsfast_scratch *s = R->s;
         uint32_t wants = s->flags & (WSFAST_F_WANT_SINK | WSFAST_F_WANT_ROOM |
                                      WSFAST_F_WANT_SPACE);
-        int again = rc >= WSFAST_AGAIN;
-        int count = rc < 0 ? -rc - 16 : again ? rc - WSFAST_AGAIN : rc;
+        int again, count;
+
+        if (rc == 1 + WSFAST_ONE_TEXT || rc == 1 + WSFAST_ONE_BINARY) {
+            /* one whole message, nothing else, nothing asked: only when the decoder asks for
+             * these codes, and exactly then */
+            uint32_t kind = rc == 1 + WSFAST_ONE_TEXT
+                                ? (WSFAST_R_TEXT | WSFAST_R_FIRST | WSFAST_R_FIN | 1)
+                                : (WSFAST_R_FIRST | WSFAST_R_FIN | 2);
+            CHECK(d->flags & WSFAST_ONE_CODES);
+            CHECK(s->flags == WSFAST_F_MARSHAL && s->records[0].kind == kind);
+            CHECK(d->skip == 0);
+            rc = 1;
+        } else if (rc == 1 && (d->flags & WSFAST_ONE_CODES)) {
+            /* a code was due unless the record or the call was something else */
+            CHECK(s->flags != WSFAST_F_MARSHAL ||
+                  (s->records[0].kind != (WSFAST_R_TEXT | WSFAST_R_FIRST | WSFAST_R_FIN | 1) &&
+                   s->records[0].kind != (WSFAST_R_FIRST | WSFAST_R_FIN | 2)));
+        }
+        again = rc >= WSFAST_AGAIN;
+        count = rc < 0 ? -rc - 16 : again ? rc - WSFAST_AGAIN : rc;
 
         CHECK(count >= 0 && count <= WSFAST_MAX_RECORDS);
         CHECK((rc < 0) == (d->error != 0));
@@ -581,6 +598,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.refuse_sinks = (data[2] >> 3) & 1;
     c.keep_whole = (data[2] >> 4) & 1;
     c.flags = flags & 3;  /* WSFAST_CLIENT | WSFAST_STRICT */
+    /* the flags the Python side sets: str framing for text, one-message codes */
+    c.flags |= (seed & 1) ? WSFAST_STR_TEXT : 0;
+    c.flags |= (seed & 2) ? WSFAST_ONE_CODES : 0;
     c.rsv_allowed = (flags & 4) ? 0x40 : 0;
     c.max_frame = frame_limits[(flags >> 3) & 3];
     c.max_message = message_limits[(flags >> 5) & 3];

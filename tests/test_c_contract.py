@@ -87,7 +87,8 @@ def test_a_sink_gets_the_payload_and_the_bytes_after_it_go_on_in_the_same_call()
     assert untouched(sink, 32), "written past the sink"
     assert s.intact(), "written past the scratch"
     assert sink[:32] == b"abcd" + b"x" * 28
-    assert s.s.flags == lib.WSFAST_F_SINK_RECORD and s.s.same_kind == lib.WSFAST_MIXED_KINDS
+    assert s.s.flags == lib.WSFAST_F_SINK_RECORD | lib.WSFAST_F_MARSHAL
+    assert s.s.same_kind == lib.WSFAST_MIXED_KINDS
     assert s.payloads(11) == [b""] * 9 + [b"end"]  # the layout leaves the sink's frame out
     assert d.sink == ffi.NULL
 
@@ -100,7 +101,7 @@ def test_a_frame_larger_than_the_space_asks_for_more_and_loses_nothing():
     data = bytes([0x82, 5]) + b"12345" + bytes([0x82, 20]) + b"y" * 20 + bytes([0x82, 1]) + b"z"
     rc = lib.wsfast_decode(d, small.s, data, len(data))
     assert rc == 1 + lib.WSFAST_AGAIN and small.payloads(1) == [b"12345"]
-    assert small.s.flags == 0  # the space was not empty: stop, read, call again
+    assert small.s.flags == lib.WSFAST_F_MARSHAL  # the space was not empty: stop, read, call again
     rc = lib.wsfast_decode(d, small.s, data, len(data))
     assert rc == lib.WSFAST_AGAIN and small.s.flags == lib.WSFAST_F_WANT_SPACE and small.s.want == room(20)
     rc = lib.wsfast_decode(d, large.s, data, len(data))
@@ -108,28 +109,67 @@ def test_a_frame_larger_than_the_space_asks_for_more_and_loses_nothing():
     assert small.intact() and large.intact()
 
 
-def test_a_batch_of_whole_text_messages_is_a_marshal_tuple_of_their_str():
-    """The space's framing: marshal.loads over it gives the text messages' str (what the
-    Decoder with decode_text=True reads), and only when every payload in it is whole text."""
+def test_the_space_is_a_marshal_tuple_of_its_payloads():
+    """The space's framing: marshal.loads over it gives the batch's payloads, whole text
+    messages as str when the decoder asks for str (what Decoder(decode_text=True) reads), every
+    other payload as bytes."""
     import marshal
 
     from wsfast._wsfast import lib  # type: ignore[import-not-found]
 
     texts = ["", "a", "ünï", "x" * 125, "€" * 300, "y" * 70000]
     data = b"".join(server_frame(1, t.encode()) for t in texts)
-    d, s = new_decoder(), Scratch(room(*(len(t.encode()) for t in texts)))
-    assert lib.wsfast_decode(d, s.s, data, len(data)) == len(texts)
-    assert s.s.flags == lib.WSFAST_F_TEXT_TUPLE and s.intact()
-    space = memoryview(s.block)[s.size - s.s.capacity :]
-    assert marshal.loads(space) == tuple(texts)
-    assert s.payloads(len(texts)) == [t.encode() for t in texts]
+    for flags, want in ((lib.WSFAST_STR_TEXT, texts), (0, [t.encode() for t in texts])):
+        d, s = new_decoder(), Scratch(room(*(len(t.encode()) for t in texts)))
+        d.flags |= flags
+        assert lib.wsfast_decode(d, s.s, data, len(data)) == len(texts)
+        assert s.s.flags == lib.WSFAST_F_MARSHAL and s.intact()
+        space = memoryview(s.block)[s.size - s.s.capacity :]
+        assert marshal.loads(space) == tuple(want)
+        assert s.payloads(len(texts)) == [t.encode() for t in texts]
 
-    for other in (server_frame(2, b"bin"), server_frame(9, b""),
-                  server_frame(1, b"part", fin=False) + server_frame(0, b"s")):
-        d, s = new_decoder(), Scratch(200)
-        data = server_frame(1, b"text") + other
-        rc = lib.wsfast_decode(d, s.s, data, len(data))
-        assert rc >= 2 and not s.s.flags & lib.WSFAST_F_TEXT_TUPLE
+    data = (server_frame(1, b"text") + server_frame(2, b"bin") + server_frame(9, b"p")
+            + server_frame(1, "pa".encode(), fin=False) + server_frame(0, "rt".encode()))
+    d, s = new_decoder(), Scratch(200)
+    d.flags |= lib.WSFAST_STR_TEXT
+    assert lib.wsfast_decode(d, s.s, data, len(data)) == 5
+    assert s.s.flags == lib.WSFAST_F_MARSHAL
+    assert marshal.loads(memoryview(s.block)[s.size - s.s.capacity :]) == (
+        "text", b"bin", b"p", b"pa", b"rt"
+    )
+
+
+@pytest.mark.parametrize(
+    "data, rc",
+    [
+        (server_frame(1, b"one text"), "ONE_TEXT"),
+        (server_frame(2, b"one binary"), "ONE_BINARY"),
+        (server_frame(1, b"x" * 300), "ONE_TEXT"),
+        (server_frame(1, b"text") + server_frame(2, b"x")[:1], "ONE_TEXT"),  # a header begun
+        (server_frame(1, b"a") + server_frame(1, b"b"), 2),
+        (server_frame(9, b"ping"), 1),
+        (server_frame(1, b"part", fin=False) + server_frame(0, b"s"), 2),
+        (server_frame(1, b"x" * 100), 1),  # with a 64-byte space: AGAIN first, then a larger one
+    ],
+)
+def test_one_whole_message_is_told_by_the_result_code(data, rc):
+    from wsfast._wsfast import lib  # type: ignore[import-not-found]
+
+    d = new_decoder()
+    d.flags |= lib.WSFAST_ONE_CODES
+    s = Scratch(64 if rc == 1 and len(data) > 100 else 1000)
+    got = lib.wsfast_decode(d, s.s, data, len(data))
+    if got >= lib.WSFAST_AGAIN and s.s.flags & lib.WSFAST_F_WANT_SPACE:
+        s = Scratch(s.s.want)
+        got = lib.wsfast_decode(d, s.s, data, len(data))
+        rc = 1 + lib.WSFAST_ONE_TEXT  # the repeated call completes it alone
+    elif isinstance(rc, str):
+        rc = 1 + getattr(lib, f"WSFAST_{rc}")
+    assert got == rc
+    plain = new_decoder()  # without the flag, the plain count
+    assert lib.wsfast_decode(plain, Scratch(1000).s, data, len(data)) == (
+        1 if rc > lib.WSFAST_AGAIN else rc
+    )
 
 
 def test_a_partial_frame_waits_in_the_keep_buffer_it_asked_for_and_is_then_released():
@@ -155,7 +195,7 @@ def test_a_partial_frame_waits_in_the_keep_buffer_it_asked_for_and_is_then_relea
     assert lib.wsfast_decode(d, s.s, second, len(second)) == 0
     rc = lib.wsfast_decode(d, s.s, frame[9:], 3)
     assert rc == 1 and s.payloads(1) == ["añb€xyz".encode()]
-    assert s.s.flags == lib.WSFAST_F_RELEASED | lib.WSFAST_F_TEXT_TUPLE
+    assert s.s.flags == lib.WSFAST_F_RELEASED | lib.WSFAST_F_MARSHAL
     assert d.keep == ffi.NULL and d.keep_capacity == 0
     assert untouched(keep, 3) and untouched(bigger, 10) and s.intact()
 

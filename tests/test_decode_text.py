@@ -118,10 +118,20 @@ def test_a_message_behaves_as_the_message_it_stands_for(api):
     assert hash(m) == hash(want)
     assert repr(m) == repr(want)
     assert isinstance(m, Message) and len(m) == 2
-    # as a tuple it is (text, True): indexing and unpacking give the str
+    # as a tuple it is the (data, True) it stands for, except indexing, which reads the str it
+    # stores (so that .text stays an item read)
+    data, is_text = m
+    assert data == text.encode() and is_text is True
+    assert tuple(m) == (text.encode(), True) == want and list(m) == list(want)
+    assert tuple(m) == m and m == tuple(m)
+    assert text.encode() in m and "other" not in m
+    assert m.count(text.encode()) == 1 and m.index(True) == 1
+    assert m + (1,) == want + (1,) and (1,) + m == (1,) + want and m * 2 == want * 2
+    assert sorted([m, Message(b"a", True), Message(b"\xff", True)]) == sorted(
+        [want, Message(b"a", True), Message(b"\xff", True)]
+    )
+    assert m == (text.encode(), 1) and Message(text.encode(), 1) == m  # 1 == True, as tuples
     assert m[0] == text and m[1] is True
-    got_text, is_text = m
-    assert got_text == text and is_text is True
     for clone in (pickle.loads(pickle.dumps(m)), copy.copy(m), copy.deepcopy(m)):
         assert clone == want and clone.data == text.encode() and clone.text == text
     [again] = api.Decoder(decode_text=True).feed(client_frame(1, text.encode()))

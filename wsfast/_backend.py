@@ -40,7 +40,13 @@ def bind(backend: Any) -> types.SimpleNamespace:
     apply_mask, apply_mask_inplace = masking.bind(backend)
     validate_utf8, validator = utf8.bind(backend)
     parse_header, build_frame = frames.bind(backend)
-    dec = type("Decoder", (decoder.Decoder,), {"_backend": backend})
+    # a backend may give the Decoder a feed of its own (the C backend: one message per read)
+    fast = getattr(backend, "decoder_feed", None)
+    dec = type(
+        "Decoder",
+        (decoder.Decoder,),
+        {"_backend": backend, **({"feed": fast()} if fast is not None else {})},
+    )
     enc = type("Encoder", (encoder.Encoder,), {"_backend": backend})
     for cls, base in ((dec, decoder.Decoder), (enc, encoder.Encoder)):
         cls.__module__ = base.__module__

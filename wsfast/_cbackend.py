@@ -270,10 +270,12 @@ _RELEASED = lib.WSFAST_F_RELEASED
 _WANT_SINK = lib.WSFAST_F_WANT_SINK
 _WANT_ROOM = lib.WSFAST_F_WANT_ROOM
 _WANT_SPACE = lib.WSFAST_F_WANT_SPACE
-_TEXT_TUPLE = lib.WSFAST_F_TEXT_TUPLE
+_MARSHAL = lib.WSFAST_F_MARSHAL
 _WHOLE_TEXT = _UNIFORM[0]
-# With WSFAST_F_TEXT_TUPLE the space is a marshal tuple of str: one call makes the batch's text
-# (CPython's marshal format; checked below against what marshal.dumps writes).
+_ONE_TEXT = 1 + lib.WSFAST_ONE_TEXT  # wsfast_decode's code for a read of one whole message
+_ONE_BINARY = 1 + lib.WSFAST_ONE_BINARY
+# With WSFAST_F_MARSHAL the space is a marshal tuple of its payloads: one call makes a batch's
+# strs (CPython's marshal format, which the import checks below).
 _loads = marshal.loads
 _decode_utf8 = bytes.decode
 
@@ -350,7 +352,12 @@ class Scanner:
         text: bool = False,
     ) -> None:
         d = ffi.new("wsfast_decoder *")
-        d.flags = (lib.WSFAST_CLIENT if client else 0) | (lib.WSFAST_STRICT if strict else 0)
+        d.flags = (
+            (lib.WSFAST_CLIENT if client else 0)
+            | (lib.WSFAST_STRICT if strict else 0)
+            | (lib.WSFAST_STR_TEXT if text and _MARSHAL_TEXT else 0)
+            | lib.WSFAST_ONE_CODES
+        )
         d.rsv_allowed = rsv_allowed
         d.max_frame = min(max_frame, 2**64 - 1)
         d.max_message = min(max_message, 2**64 - 1)
@@ -375,20 +382,26 @@ class Scanner:
 
     def feed(self, data: Any) -> list:
         """Twin of _pure.Scanner.feed: a list of (same_kind, payloads, records) batches."""
-        d = self._d
         src = data if type(data) is bytes else ffi.from_buffer(data)
         try:
             scratch = _take()
         except IndexError:
             scratch = _new_scratch(_INITIAL_SPACE)
+        return self.read(_decode(self._d, scratch[0], src, len(data)), scratch, src, len(data))
+
+    def read(self, rc: int, scratch: Any, src: Any, n: int) -> list:
+        """The batches of a decode call over ``src`` (``n`` bytes) that returned ``rc`` into
+        ``scratch``, which goes back to the pool (and the calls it asks for)."""
+        d = self._d
         s, raw, block, space = scratch
-        rc = _decode(d, s, src, len(data))
         if rc == 0:
             _give(scratch)
             return []  # nothing complete, nothing asked for (a frame still arriving)
         batches = []
         try:
             while True:
+                if rc >= _ONE_TEXT:
+                    rc = 1  # one whole message: the summary tells it all the same
                 if rc >= 0:
                     count = rc & _COUNT
                 else:
@@ -403,7 +416,7 @@ class Scanner:
                 want, first, size, same, flags = _SUMMARY.unpack_from(raw)
                 if count:
                     payloads: Any
-                    if same == _WHOLE_TEXT and self._text and flags & _TEXT_TUPLE and _MARSHAL_TEXT:
+                    if same == _WHOLE_TEXT and self._text and flags & _MARSHAL and _MARSHAL_TEXT:
                         # Whole text messages wanted as str: made straight from the space, from
                         # bytes validated in C, by one marshal call (no bytes object between)
                         payloads = _loads(space)
@@ -455,7 +468,7 @@ class Scanner:
                     if grown <= _SHRINK_ABOVE:
                         scratch = bigger
                     s, raw, block, space = bigger
-                rc = _decode(d, s, src, len(data))
+                rc = _decode(d, s, src, n)
         except BaseException:
             if not d.error:
                 # C has consumed this call's frames (and a call owed a repeat with this input
@@ -472,3 +485,47 @@ class Scanner:
         if type(payload) is not bytes:
             payload = bytes(payload)  # pragma: no cover - PyPy
         return payload
+
+
+def decoder_feed() -> Any:
+    """``Decoder.feed`` on this backend (wsfast/_backend.py puts it on the bound Decoder): a
+    read that completes exactly one whole text or binary message and nothing else (the usual
+    read on a live connection) is answered straight from the decode call's result code, its
+    payload made by one marshal call from the space; every other read goes the general way
+    with that call's result.  The same events and errors as ``Decoder.feed``."""
+    from .decoder import _make, _make_text
+    from .decoder import Decoder as Base
+
+    general = Base.feed
+    read_events = Base._events_of
+
+    def feed(self: Any, data: Any) -> Any:
+        if type(data) is not bytes or self._error is not None:
+            return general(self, data)
+        scanner = self._scanner
+        d = scanner._d
+        try:
+            scratch = _take()
+        except IndexError:
+            scratch = _new_scratch(_INITIAL_SPACE)
+        rc = _decode(d, scratch[0], data, len(data))
+        if rc == _ONE_TEXT or rc == _ONE_BINARY:
+            try:
+                payload = _loads(scratch[3])[0]
+                if rc == _ONE_BINARY:
+                    event = _make((payload, False))
+                elif self.decode_text:  # (the space framed it as str)
+                    event = _make_text((payload, True))
+                else:
+                    event = _make((payload, True))
+            except BaseException:
+                # C has consumed the read: the message it held is lost (see Scanner.read)
+                d.error = _INTERRUPTED
+                raise
+            _give(scratch)
+            return [event]
+        return read_events(self, scanner.read(rc, scratch, data, len(data)))
+
+    feed.__doc__ = general.__doc__
+    feed.__qualname__ = general.__qualname__
+    return feed

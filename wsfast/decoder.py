@@ -112,12 +112,21 @@ class _FirstData:
         return data
 
 
+def _plain(value: Any) -> Any:
+    """A message as the plain tuple ``(data, is_text)`` it stands for (other values as they
+    are), for the tuple operations of :class:`_Text`."""
+    return (value.data, True) if type(value) is _Text else value
+
+
 class _Text(Message):
-    """A text message decoded as it was delivered (``decode_text=True``): the tuple
-    ``(text, True)``, its str made straight from the validated payload with no bytes object
-    between, so ``text`` is an item read (``message[0]``, and unpacking, give the str);
-    ``data``, its UTF-8 bytes, is encoded on first access and kept.  It compares, hashes and
-    pickles as the Message ``(data, True)`` it stands for."""
+    """A text message decoded as it was delivered (``decode_text=True``), its str made straight
+    from the validated payload with no bytes object between: stored as the tuple
+    ``(text, True)``, so ``text`` is an item read; ``data``, its UTF-8 bytes, is encoded on
+    first access and kept.  Everything else a tuple does (iterating and unpacking, comparing,
+    hashing, ``in``, ``count``, ``index``, ``+``, pickling and copying) is that of the Message
+    ``(data, True)`` it stands for.  Only indexing (``message[0]``) reads the stored items, so
+    that ``text`` stays one C-level item read: a Python ``__getitem__`` would make every
+    ``.text`` a Python call, three times its cost."""
 
     text = property(itemgetter(0), doc="the message as str")  # type: ignore[assignment]
     data = _FirstData()  # type: ignore[assignment]
@@ -125,16 +134,51 @@ class _Text(Message):
     def __reduce__(self) -> tuple[Any, tuple[bytes, bool]]:
         return (Message, (self.data, True))
 
+    def __iter__(self) -> Any:
+        return iter((self.data, True))
+
+    def __contains__(self, value: object) -> bool:
+        return value in (self.data, True)
+
+    def count(self, value: Any) -> int:
+        return (self.data, True).count(value)
+
+    def index(self, value: Any, *args: Any) -> int:
+        return (self.data, True).index(value, *args)
+
+    def __add__(self, other: Any) -> Any:
+        return (self.data, True) + _plain(other)
+
+    def __radd__(self, other: Any) -> Any:
+        return _plain(other) + (self.data, True)
+
+    def __mul__(self, n: Any) -> Any:
+        return (self.data, True) * n
+
+    __rmul__ = __mul__
+
     def __eq__(self, other: object) -> bool:
         if type(other) is _Text:
             return tuple.__getitem__(self, 0) == tuple.__getitem__(other, 0)  # type: ignore[arg-type]
         if isinstance(other, tuple):
-            return len(other) == 2 and other[1] is True and self.data == other[0]
+            return len(other) == 2 and other[1] == True and self.data == other[0]  # noqa: E712
         return NotImplemented
 
     def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)
         return equal if equal is NotImplemented else not equal
+
+    def __lt__(self, other: Any) -> bool:
+        return (self.data, True) < _plain(other)
+
+    def __le__(self, other: Any) -> bool:
+        return (self.data, True) <= _plain(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return (self.data, True) > _plain(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return (self.data, True) >= _plain(other)
 
     def __hash__(self) -> int:
         return hash((self.data, True))
@@ -255,7 +299,10 @@ class Decoder:
         if self._error is not None:
             message, code = self._error
             raise ProtocolError(f"decoder stopped by an earlier error: {message}", code)
-        batches = self._scanner.feed(data if type(data) is bytes else readable(data))
+        return self._events_of(self._scanner.feed(data if type(data) is bytes else readable(data)))
+
+    def _events_of(self, batches: list) -> list[Event]:
+        """The events of the scanner's batches for one feed; raises what it found wrong."""
         events: list[Event] = []
         try:
             for same, payloads, records in batches:

@@ -183,6 +183,7 @@ class Encoder:
             # the cases it exists for, inline: a server's message in one frame, nothing to
             # compress; the payload (the caller's bytes, or the str's UTF-8, a new object of
             # ours) is handed over as it is
+            payload: Any
             if type(data) is bytes:
                 first, payload = 0x82, data
             elif type(data) is str:
@@ -196,8 +197,8 @@ class Encoder:
                 if n < 65536:
                     return [_HEAD16(first, 126, n), payload]
                 return [_HEAD64(first, 127, n), payload]
-        opcode, payload, rsv = self._payload(data, compress)
-        frames = self._split(opcode, payload, rsv, fragment_size)
+        opcode, body, rsv = self._payload(data, compress)
+        frames = self._split(opcode, body, rsv, fragment_size)
         if self.client:
             # masked: each frame written whole (nothing of the payload can be handed over)
             return [self._frame(*frame) for frame in frames]

@@ -4,6 +4,7 @@ the check its result must pass before it is timed."""
 from __future__ import annotations
 
 import random
+from itertools import accumulate
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -295,28 +296,29 @@ Runner = tuple[str, Callable[..., Any], Callable[[Any], list[Any]]]
 
 
 def decode_runners(peers: Peers) -> list[Runner]:
-    """(library, run, extract): ``run(stream)`` decodes one stream, read in CHUNK pieces, each
-    a fresh bytes object as a socket hands them over, the way the library's users get
+    """(library, run, extract): ``run(stream, reads)`` decodes one stream, read in the pieces
+    ``reads`` bounds (64 KiB, or one frame per read), each a fresh bytes object as a socket
+    hands them over, the way the library's users get
     validated messages: str for text (the headline entries) or bytes (the "bytes" entries);
     ``extract`` turns its result into payloads, outside the timing."""
 
-    def wsfast_run(stream: bytes) -> list[Any]:
+    def wsfast_run(stream: bytes, reads: Any) -> list[Any]:
         # decode_text=True: each text message's str is made as it is delivered, inside the
         # timed run; reading it afterwards (``.text``) is an item read, as aiohttp's ``.data``
         feed = wsfast.Decoder(client=False, max_message_size=LIMIT, decode_text=True).feed
         events: list[Any] = []
-        for i in range(0, len(stream), CHUNK):
-            events += feed(stream[i : i + CHUNK])
+        for i, j in reads:
+            events += feed(stream[i:j])
         return events
 
     def wsfast_extract(events: list[Any]) -> list[Any]:
         return [m.text if m.is_text else m.data for m in events]
 
-    def wsfast_bytes_run(stream: bytes) -> list[Any]:
+    def wsfast_bytes_run(stream: bytes, reads: Any) -> list[Any]:
         feed = wsfast.Decoder(client=False, max_message_size=LIMIT).feed
         events: list[Any] = []
-        for i in range(0, len(stream), CHUNK):
-            events += feed(stream[i : i + CHUNK])
+        for i, j in reads:
+            events += feed(stream[i:j])
         return events
 
     def wsfast_bytes_extract(events: list[Any]) -> list[Any]:
@@ -336,11 +338,11 @@ def decode_runners(peers: Peers) -> list[Runner]:
             ws["Opcode"].TEXT,
         )
 
-        def websockets_run(stream: bytes) -> list[Any]:
+        def websockets_run(stream: bytes, reads: Any) -> list[Any]:
             p = Protocol(Side.SERVER, state=State.OPEN, max_size=LIMIT)
             out: list[Any] = []
-            for i in range(0, len(stream), CHUNK):
-                p.receive_data(stream[i : i + CHUNK])
+            for i, j in reads:
+                p.receive_data(stream[i:j])
                 for f in p.events_received():
                     # its connection layer decodes text frames; that is its UTF-8 check
                     out.append(f.data.decode("utf-8") if f.opcode is TEXT else f.data)
@@ -354,17 +356,17 @@ def decode_runners(peers: Peers) -> list[Runner]:
     if aio:
         Queue, Reader = aio["Queue"], aio["Reader"]
 
-        def aiohttp_run(stream: bytes, decode_text: bool = True) -> Any:
+        def aiohttp_run(stream: bytes, reads: Any, decode_text: bool = True) -> Any:
             queue = Queue(_Protocol(), 2**30, loop=None)
             feed = Reader(queue, LIMIT, compress=False, decode_text=decode_text).feed_data
-            for i in range(0, len(stream), CHUNK):
-                feed(stream[i : i + CHUNK])
+            for i, j in reads:
+                feed(stream[i:j])
             if queue.exception() is not None:
                 raise queue.exception()
             return queue._buffer
 
-        def aiohttp_bytes_run(stream: bytes) -> Any:
-            return aiohttp_run(stream, False)
+        def aiohttp_bytes_run(stream: bytes, reads: Any) -> Any:
+            return aiohttp_run(stream, reads, False)
 
         def aiohttp_extract(buffer: Any) -> list[Any]:
             return [msg.data for msg, _size in buffer]
@@ -376,11 +378,11 @@ def decode_runners(peers: Peers) -> list[Runner]:
     if wp:
         FrameProtocol = wp["FrameProtocol"]
 
-        def wsproto_run(stream: bytes) -> list[Any]:
+        def wsproto_run(stream: bytes, reads: Any) -> list[Any]:
             p = FrameProtocol(client=False, extensions=[])
             frames: list[Any] = []
-            for i in range(0, len(stream), CHUNK):
-                p.receive_bytes(stream[i : i + CHUNK])
+            for i, j in reads:
+                p.receive_bytes(stream[i:j])
                 frames.extend(p.received_frames())
             return frames
 
@@ -404,41 +406,55 @@ def decode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Work
     small_total = 6 * KiB if quick else 256 * KiB
     big = 4 * KiB if quick else MiB
     big_count = 2 if quick else 4
+    one_count = 50 if quick else 2000
     specs = [
-        ("ascii", 16, small_total // 22),
-        ("ascii", 125, small_total // 131),
-        ("ascii", 1000, small_total // 1008),
-        ("ascii", big, big_count),
-        ("cjk", big, big_count),
-        ("binary", big, big_count),
+        # kind, message size, messages, one message per read (else 64 KiB reads)
+        ("ascii", 16, small_total // 22, False),
+        ("ascii", 125, small_total // 131, False),
+        ("ascii", 1000, small_total // 1008, False),
+        ("ascii", 16, one_count, True),
+        ("ascii", 125, one_count, True),
+        ("ascii", 1000, one_count, True),
+        ("ascii", big, big_count, False),
+        ("cjk", big, big_count, False),
+        ("binary", big, big_count, False),
     ]
     runners = decode_runners(peers)
     out = []
-    for kind, msg_size, count in specs:
+    for kind, msg_size, count, one_per_read in specs:
         msgs, frames, opcode = _decode_stream(kind, msg_size, count, rng)
         stream = b"".join(frames)
+        if one_per_read:
+            # the usual read on a live connection: each frame a read of its own
+            ends = list(accumulate(map(len, frames)))
+            reads: list[tuple[int, int]] = list(zip([0, *ends[:-1]], ends))
+        else:
+            reads = [(i, i + CHUNK) for i in range(0, len(stream), CHUNK)]
         small = msg_size <= 4096
         what = "binary" if kind == "binary" else f"{kind} text"
-        name = f"{len(msgs)} x {size_label(msg_size)} {what}"
+        name = f"{len(msgs)} x {size_label(msg_size)} {what}" + (
+            ", one per read" if one_per_read else ""
+        )
         amount = len(msgs) if small else len(msgs) * msg_size
         w = Workload("decode", name, "msg/s" if small else "GB/s", amount)
         w.note = (
-            f"masked client frames fed to a server-side decoder in {size_label(CHUNK)} reads,"
-            " each a fresh bytes object; text as str: wsfast decode_text=True and .text,"
+            f"masked client frames fed to a server-side decoder in {size_label(CHUNK)} reads"
+            " (or one frame per read), each a fresh bytes object; text as str: wsfast decode_text=True and .text,"
             " websockets Frame + decode as its connection does, aiohttp decode_text=True,"
             " wsproto str; the 'bytes' columns: text as validated bytes (wsfast Message.data,"
             " aiohttp decode_text=False), their ratio held to wsfast's bytes"
         )
 
         def check(
-            run: Callable[[bytes], Any],
+            run: Callable[..., Any],
             extract: Callable[[Any], list[Any]],
             msgs: list[bytes] = msgs,
             stream: bytes = stream,
+            reads: list[tuple[int, int]] = reads,
             text: bool = opcode == 1,
             as_str: bool = True,
         ) -> str | None:
-            raw = extract(run(stream))
+            raw = extract(run(stream, reads))
             if text and any(type(x) is not (str if as_str else bytes) for x in raw):
                 return f"text not delivered as {'str' if as_str else 'bytes'}"
             got = [_as_bytes(x) for x in raw]
@@ -454,7 +470,7 @@ def decode_workloads(quick: bool, peers: Peers, rng: random.Random) -> list[Work
                 Entry(
                     library,
                     run,
-                    (stream,),
+                    (stream, reads),
                     lambda c=check, r=run, e=extract, s=as_str: c(r, e, as_str=s),
                 )
             )
