@@ -473,6 +473,54 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> Any:
     return read_message
 
 
+# every name the asyncio Assembler.get of websockets 17 reads or calls
+_GET_NAMES = frozenset(
+    "BINARY CONT CancelledError ConcurrencyError MAX_FRAGMENTS TEXT TooManyFragments append"
+    " asyncio closed decode fin frames get get_in_progress join len maybe_resume opcode"
+    " put_back".split()
+)
+
+
+def _assembler_get(messages: Any, frames: Any) -> Any:
+    """The asyncio ``Assembler.get`` (what ``recv()`` and ``async for message in ws`` await in
+    websockets' asyncio server), taking a one-frame message already queued in one step.
+
+    The original marks a get in progress, awaits the frame queue's ``get``, collects the
+    message's frames in a list and joins their payloads through a generator before decoding.
+    When no get is in progress and the first queued frame is a whole message (FIN), this one
+    takes it off the queue as that ``get`` would, lets the reader resume as the original does
+    (``maybe_resume``), and returns what it returns: the payload as bytes (a bytearray or
+    memoryview copied, as ``b"".join`` does), decoded when ``decode`` says so or, by default,
+    for a text frame (the same ``UnicodeDecodeError``).  Anything else (an empty queue to
+    wait on, a fragmented message, a get already running) goes to the original.  Returns
+    None where ``Assembler.get`` reads other names than websockets 17's, for it to stay.
+    """
+    get0 = messages.Assembler.get
+    if set(get0.__code__.co_names) != _GET_NAMES:
+        return None
+    TEXT, BINARY = frames.Opcode.TEXT, frames.Opcode.BINARY
+
+    async def get(self: Any, decode: bool | None = None) -> Any:
+        if not self.get_in_progress:
+            queue = self.frames.queue
+            if queue and queue[0].fin:
+                frame = queue.popleft()
+                self.maybe_resume()
+                opcode = frame.opcode
+                assert opcode is TEXT or opcode is BINARY
+                data = frame.data
+                if type(data) is not bytes:
+                    data = bytes(data)
+                if decode is None:
+                    decode = opcode is TEXT
+                return data.decode() if decode else data
+        return await get0(self, decode)
+
+    get.__doc__ = get0.__doc__
+    get.__qualname__ = get0.__qualname__
+    return get
+
+
 def enable(b: list[Binding], api: Any) -> None:
     import warnings
 
@@ -486,6 +534,14 @@ def enable(b: list[Binding], api: Any) -> None:
     protocol_parse = _protocol_parse(protocol, frames, streams, api)
     if protocol_parse is not None:
         rebind(b, protocol.Protocol, "parse", protocol_parse, LIBRARY)
+    try:
+        from websockets.asyncio import messages
+    except ImportError:  # pragma: no cover - a websockets without its asyncio implementation
+        pass
+    else:
+        get = _assembler_get(messages, frames)
+        if get is not None:
+            rebind(b, messages.Assembler, "get", get, LIBRARY)
     masked_by = [frames]  # the modules that bound apply_mask at import
     try:
         # its deprecation notice is for its users' imports, not for this one
