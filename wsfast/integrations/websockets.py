@@ -220,11 +220,14 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
 # every name websockets' Protocol.parse reads or calls, in the version the replacement
 # follows (websockets 17): another version's parse, reading anything else, stays as it is
 _PARSE_NAMES = frozenset(
-    "ABNORMAL_CLOSURE AssertionError CloseCode EOFError Exception Frame INTERNAL_ERROR"
-    " INVALID_DATA MESSAGE_TOO_BIG PROTOCOL_ERROR PayloadTooBig ProtocolError SERVER"
-    " UnicodeDecodeError at_eof current_size debug error extensions fail logger"
-    " max_fragment_size max_message_size min parse parser_exc read_exact reader reason"
-    " recv_frame set_current_size side start str".split()
+    {
+        "ABNORMAL_CLOSURE", "AssertionError", "CloseCode", "EOFError", "Exception", "Frame",
+        "INTERNAL_ERROR", "INVALID_DATA", "MESSAGE_TOO_BIG", "PROTOCOL_ERROR", "PayloadTooBig",
+        "ProtocolError", "SERVER", "UnicodeDecodeError", "at_eof", "current_size", "debug",
+        "error", "extensions", "fail", "logger", "max_fragment_size", "max_message_size",
+        "min", "parse", "parser_exc", "read_exact", "reader", "reason", "recv_frame",
+        "set_current_size", "side", "start", "str",
+    }
 )
 
 
@@ -329,7 +332,7 @@ def _protocol_parse(protocol: Any, frames: Any, streams: Any, api: Any) -> Any:
             self.parser_exc = exc
 
         except Exception as exc:
-            self.logger.error("parser failed", exc_info=True)
+            self.logger.error("parser failed", exc_info=True)  # noqa: G201 - the original's call
             # as the original: no exception details, which may be security-sensitive
             self.fail(CloseCode.INTERNAL_ERROR)
             self.parser_exc = exc
@@ -449,14 +452,14 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> Any:
     from websockets.extensions.permessage_deflate import PerMessageDeflate
 
     async def read_message(self: Any) -> Any:
-        stream = self.reader
+        stream: Any = self.reader
         if (
             type(stream) is StreamReader
             and not self.debug
             # extensions that keep a frame's FIN (none, or websockets' permessage-deflate)
             and all(type(e) is PerMessageDeflate for e in self.extensions)
         ):
-            buf = stream._buffer
+            buf = stream._buffer  # type: ignore[attr-defined]  # asyncio's, read by readexactly
             # a data frame (text or binary) with FIN, the one read_message decodes at once
             if buf and buf[0] & 0x8F in (0x81, 0x82):
                 frame = whole(stream, not self.is_client, self.max_size, self.extensions)
@@ -475,9 +478,11 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> Any:
 
 # every name the asyncio Assembler.get of websockets 17 reads or calls
 _GET_NAMES = frozenset(
-    "BINARY CONT CancelledError ConcurrencyError MAX_FRAGMENTS TEXT TooManyFragments append"
-    " asyncio closed decode fin frames get get_in_progress join len maybe_resume opcode"
-    " put_back".split()
+    {
+        "BINARY", "CONT", "CancelledError", "ConcurrencyError", "MAX_FRAGMENTS", "TEXT",
+        "TooManyFragments", "append", "asyncio", "closed", "decode", "fin", "frames", "get",
+        "get_in_progress", "join", "len", "maybe_resume", "opcode", "put_back",
+    }
 )
 
 
@@ -526,9 +531,7 @@ def enable(b: list[Binding], api: Any) -> None:
 
     import websockets.utils
     import websockets.version
-    from websockets import frames, streams
-
-    from websockets import protocol
+    from websockets import frames, protocol, streams
 
     rebind(b, frames.Frame, "parse", _parse(frames, streams, api), LIBRARY)
     protocol_parse = _protocol_parse(protocol, frames, streams, api)

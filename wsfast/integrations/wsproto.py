@@ -347,17 +347,19 @@ def _builder(cls: Any, fields: tuple[str, ...]) -> Any:
         return cls(**dict(zip(fields, values)))
 
     plain = (
-        dataclasses.is_dataclass(cls)
+        isinstance(cls, type)
+        and dataclasses.is_dataclass(cls)
         and tuple(f.name for f in dataclasses.fields(cls)) == fields
         and all(f.init for f in dataclasses.fields(cls))
         and not hasattr(cls, "__post_init__")
-        and cls.__init__.__qualname__ == f"{cls.__qualname__}.__init__"
+        and getattr(cls.__init__, "__qualname__", None) == f"{cls.__qualname__}.__init__"
         and cls.__new__ is object.__new__
         and cls.__setattr__ is not object.__setattr__  # frozen: __init__ goes around it
     )
     if not plain:
         return call
     new = object.__new__
+    build: Any
     if len(fields) == 1:
         (only,) = fields
 
@@ -367,7 +369,7 @@ def _builder(cls: Any, fields: tuple[str, ...]) -> Any:
             return event
 
         build = build1
-    else:
+    elif len(fields) == 3:
         first, second, third = fields
 
         def build3(a: Any, b: Any, c: Any) -> Any:
@@ -378,7 +380,9 @@ def _builder(cls: Any, fields: tuple[str, ...]) -> Any:
             d[third] = c
             return event
 
-        build = build3 if len(fields) == 3 else call
+        build = build3
+    else:
+        return call
     probe = tuple(object() for _ in fields)
     try:
         made, want = build(*probe), call(*probe)
@@ -389,7 +393,7 @@ def _builder(cls: Any, fields: tuple[str, ...]) -> Any:
 
 
 def _connection(
-    fp: Any, cn: Any, ev: Any, frame_decoder: type, message_decoder: type
+    fp: Any, cn: Any, ev: Any, frame_decoder: Any, message_decoder: Any
 ) -> tuple[type, Any]:
     """wsproto's FrameProtocol over its frame and message decoders, and ``Connection.events``
     reading whole messages from them in one loop.
@@ -429,7 +433,8 @@ def _connection(
         def _start(self) -> None:
             # what wsproto's generator does when first resumed
             self._started = True
-            self.extensions = [ext for ext in self.extensions if ext.enabled()]
+            extensions: list[Any] = self.extensions  # type: ignore[has-type]
+            self.extensions = [ext for ext in extensions if ext.enabled()]
 
         def _step(self, frame: Any = None) -> Any:
             """One turn of wsproto's ``_parse_more_gen`` loop: the next frame (a data frame
@@ -469,7 +474,8 @@ def _connection(
         if type(proto) is not FrameProtocol:
             yield from events0(self)
             return
-        decoder, messages = proto._frame_decoder, proto._message_decoder
+        decoder: Any = proto._frame_decoder
+        messages: Any = proto._message_decoder
         whole_frame = (
             decoder._whole_frame
             if type(decoder) is frame_decoder and type(messages) is message_decoder
@@ -546,7 +552,8 @@ def enable(b: list[Binding], api: Any) -> None:
     rebind(b, fp, "XorMaskerSimple", masker, "wsproto")
     rebind(b, fp, "FrameDecoder", frame_decoder, "wsproto")
     rebind(b, fp, "MessageDecoder", message_decoder, "wsproto")
-    from wsproto import connection as cn, events as ev
+    from wsproto import connection as cn
+    from wsproto import events as ev
 
     frame_protocol, events = _connection(fp, cn, ev, frame_decoder, message_decoder)
     rebind(b, fp, "FrameProtocol", frame_protocol, "wsproto")
