@@ -5,6 +5,7 @@ asyncio and legacy servers over a socket, and the pure-Python mask where speedup
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from typing import Any
 
@@ -730,3 +731,82 @@ def test_websockets_protocol_parse_reads_whole_frames_without_a_generator_each(p
     # one at_eof started before the data came (the first frame is read where it waited), one
     # after the last frame; unpatched, one more per frame
     assert unpatched_calls == 51 and len(calls) == 2
+
+
+@needs("websockets")
+def test_websockets_assembler_get_gives_the_same_messages_and_errors(patching):
+    # the asyncio Assembler (what recv() awaits): one-frame messages taken in one step, the
+    # rest through the original; the same values, types, decode overrides and errors
+    from websockets.asyncio.messages import Assembler
+    from websockets.frames import Frame, Opcode
+
+    TEXT_, BINARY_, CONT_ = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+    cases: list[tuple[list[Any], Any]] = [
+        ([Frame(TEXT_, "héllo".encode())], None),
+        ([Frame(TEXT_, bytearray(b"from a bytearray"))], None),
+        ([Frame(BINARY_, memoryview(b"a view"))], None),
+        ([Frame(BINARY_, b"\xff\x00")], None),
+        ([Frame(BINARY_, b"bin as text")], True),
+        ([Frame(TEXT_, b"text as bytes")], False),
+        ([Frame(TEXT_, b"caf\xc3\x28")], None),  # invalid UTF-8
+        ([Frame(BINARY_, b"\xc3\x28")], True),
+        ([Frame(TEXT_, b"x" * 9000)], None),  # over LARGE: the original's
+        (
+            [
+                Frame(TEXT_, b"frag", fin=False),
+                Frame(CONT_, b"ment", fin=False),
+                Frame(CONT_, b"ed"),
+            ],
+            None,
+        ),
+    ]
+
+    def run() -> list:
+        async def main() -> list:
+            out: list = []
+            for frames, decode in cases:
+                paused: list[str] = []
+                a = Assembler(
+                    high=2,
+                    low=1,
+                    pause=functools.partial(paused.append, "p"),
+                    resume=functools.partial(paused.append, "r"),
+                )
+                for f in frames:
+                    a.put(f)
+                try:
+                    got = await a.get(decode)
+                    out.append((type(got).__name__, got))
+                except Exception as exc:  # noqa: BLE001 - the error is part of the behaviour
+                    out.append(repr(exc))
+                out.append((paused, len(a.frames), a.get_in_progress))
+            # waiting on an empty queue, then a frame arrives
+            a = Assembler()
+            waiting = asyncio.ensure_future(a.get())
+            await asyncio.sleep(0)
+            # a second get while the first waits
+            try:
+                await a.get()
+            except Exception as exc:  # noqa: BLE001
+                out.append(repr(exc))
+            a.put(Frame(TEXT_, b"late"))
+            out.append(await waiting)
+            # frames still queued when the stream closed, then the end
+            a = Assembler()
+            a.put(Frame(BINARY_, b"queued"))
+            a.close()
+            out.append(await a.get())
+            try:
+                await a.get()
+            except Exception as exc:  # noqa: BLE001
+                out.append(repr(exc))
+            return out
+
+        return asyncio.run(main())
+
+    before = run()
+    patching("websockets")
+    assert run() == before
+    assert ("str", "héllo") in before and ("bytes", b"a view") in before
+    assert any("UnicodeDecodeError" in str(x) for x in before)
+    assert "late" in before and b"queued" in before
