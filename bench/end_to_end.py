@@ -3,6 +3,7 @@
     python bench/end_to_end.py                   # every server, 3 starts per mode
     python bench/end_to_end.py --starts 5 --servers uvicorn-wsproto,hypercorn
     python bench/end_to_end.py --markdown        # also the README table
+    python bench/end_to_end.py --pin-malloc      # glibc's heap trimming out of the picture
 
 Servers, each started in its own process (``--serve``), the way they are deployed:
 
@@ -27,6 +28,15 @@ for its process CPU time (``time.process_time_ns()`` in the server, all its thre
 difference over the message count is the server's CPU per message, from the socket read to
 the app receiving the text.  The app also counts the characters it received, which must
 match what was sent.
+
+The server also reports its minor page faults (``getrusage``) at both points: the table
+gives them per message, unpatched / patched.  At 64 KiB they decide much of the figure: glibc
+gives the top of the heap back to the kernel when enough of it is free and faults it in again
+on the next message, or not, depending on where long-lived objects happen to sit; one process
+start takes about 0, another 16, another 30-40 faults per message, with or without the patch.
+``--pin-malloc`` (a diagnosis, not a deployment) starts every server, patched and unpatched,
+with glibc's trimming and mmap thresholds fixed (``MALLOC_TRIM_THRESHOLD_``,
+``MALLOC_MMAP_THRESHOLD_`` at 4 MiB), which takes that lottery out of the comparison.
 
 Workloads: 125 B and 64 KiB text (JSON-like ASCII), uncompressed and compressed.  For each
 server, ``--starts`` rounds each run every workload on an unpatched and a patched server
@@ -92,6 +102,15 @@ TARGETS = {
 # --- the server side ------------------------------------------------------------------------
 
 
+def minor_faults() -> int:
+    """This process's minor page faults so far (0 where getrusage does not count them)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 class Counter:
     """What every server's app does with a message: count it and its characters; "start" and
     "stop" answer with this process's CPU time."""
@@ -102,9 +121,11 @@ class Counter:
     def on_text(self, text: str) -> str | None:
         if text == "start":
             self.count = self.chars = 0
-            return str(time.process_time_ns())
+            return json.dumps([time.process_time_ns(), minor_faults()])
         if text == "stop":
-            return json.dumps([self.count, self.chars, time.process_time_ns()])
+            return json.dumps(
+                [self.count, self.chars, time.process_time_ns(), minor_faults()]
+            )
         self.count += 1
         self.chars += len(text)
         return None
@@ -306,8 +327,9 @@ class Client:
         self.sock.close()
 
 
-def measure(port: int, size: int, count: int, deflate: bool) -> float:
-    """Server CPU ns per message for ``count`` messages of ``size`` bytes on one connection."""
+def measure(port: int, size: int, count: int, deflate: bool) -> tuple[float, float]:
+    """Server CPU ns and minor page faults per message for ``count`` messages of ``size``
+    bytes on one connection."""
     rng = random.Random(size * 31 + count)
     messages = [json_text(size, rng) for _ in range(count)]
     client = Client(port, deflate)
@@ -317,14 +339,14 @@ def measure(port: int, size: int, count: int, deflate: bool) -> float:
         blob = client.frames(messages)
         stop = client.frames([b"stop"])
         client.send(start)
-        t0 = int(client.reply())
+        t0, f0 = json.loads(client.reply())
         client.send(blob + stop)
-        n, chars, t1 = json.loads(client.reply())
+        n, chars, t1, f1 = json.loads(client.reply())
     finally:
         client.close()
     if n != count or chars != sum(len(m) for m in messages):
         raise RuntimeError(f"the server received {n} messages, {chars} characters")
-    return (t1 - t0) / count
+    return (t1 - t0) / count, (f1 - f0) / count
 
 
 def free_port() -> int:
@@ -333,12 +355,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(kind: str, patched: bool) -> tuple[subprocess.Popen, int]:
+# --pin-malloc: glibc's heap trimming and mmap threshold fixed for every server (both modes),
+# so that a 64 KiB message's buffers are not given back to the kernel and faulted in again
+PINNED_MALLOC = {"MALLOC_TRIM_THRESHOLD_": "4194304", "MALLOC_MMAP_THRESHOLD_": "4194304"}
+
+
+def start_server(
+    kind: str, patched: bool, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, str(port), "1" if patched else "0"],
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -370,6 +400,12 @@ def main() -> int:
     p.add_argument("--scale", type=float, default=1.0, help="messages per run, times this")
     p.add_argument("--markdown", action="store_true", help="print the README table too")
     p.add_argument("--json", metavar="FILE", help="write every measurement as JSON")
+    p.add_argument(
+        "--pin-malloc",
+        action="store_true",
+        help="a diagnosis, not a deployment: fix glibc's heap trimming and mmap threshold in"
+        " every server, patched or not (MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_)",
+    )
     p.add_argument("--serve", nargs=3, metavar=("KIND", "PORT", "PATCHED"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
@@ -387,10 +423,13 @@ def main() -> int:
         f"wsfast {wsfast.__version__} ({wsfast.BACKEND} backend); uvicorn {version('uvicorn')},"
         f" hypercorn {version('hypercorn')}, wsproto {version('wsproto')}, websockets"
         f" {version('websockets')}; {args.starts} starts per mode; {os.cpu_count()} CPUs,"
-        f" load {os.getloadavg()[0]:.2f}",
+        f" load {os.getloadavg()[0]:.2f}"
+        + (f"; glibc malloc pinned ({PINNED_MALLOC})" if args.pin_malloc else ""),
         flush=True,
     )
+    env = {**os.environ, **PINNED_MALLOC} if args.pin_malloc else None
     results: dict[tuple[str, str, str], list[float]] = {}
+    faults: dict[tuple[str, str, str], list[float]] = {}
     for server in servers:
         for start in range(args.starts):
             order = (False, True) if start % 2 == 0 else (True, False)
@@ -400,17 +439,18 @@ def main() -> int:
                     mode = "patched" if patched else "unpatched"
                     # a fresh server per workload: what one workload leaves in the heap
                     # (at 64 KiB the figures follow the allocator's state) is not the next's
-                    proc, port = start_server(server, patched)
+                    proc, port = start_server(server, patched, env)
                     try:
                         # warm-up: the same workload, shorter, unmeasured (the first messages
                         # of a fresh process pay for its first full garbage collections)
                         measure(port, size, max(10, n // 3), deflate)
-                        ns = measure(port, size, n, deflate)
+                        ns, flt = measure(port, size, n, deflate)
                     finally:
                         err = stop_server(proc)
                     if patched and "patched" not in err:
                         raise SystemExit(f"{server} did not report the patch: {err}")
                     results.setdefault((server, name, mode), []).append(ns)
+                    faults.setdefault((server, name, mode), []).append(flt)
             row = ", ".join(
                 f"{name} {results[server, name, 'unpatched'][-1] / results[server, name, 'patched'][-1]:.2f}x"
                 for name, *_ in WORKLOADS
@@ -418,8 +458,14 @@ def main() -> int:
             print(f"{server} start {start + 1}: {row}", flush=True)
 
     lines = []
-    header = f"{'server':<20} {'workload':<15} {'unpatched us':>12} {'patched us':>10} {'ratio':>6}  {'range':<13} target"
-    print("\nserver CPU per message, medians over starts; ratio = unpatched / patched median")
+    header = (
+        f"{'server':<20} {'workload':<15} {'unpatched us':>12} {'patched us':>10} {'ratio':>6}"
+        f"  {'range':<13} {'faults u/p':>11}  target"
+    )
+    print(
+        "\nserver CPU per message, medians over starts; ratio = unpatched / patched median;"
+        " faults: the server's minor page faults per message (medians)"
+    )
     print(header)
     md = ["| server | " + " | ".join(w[0] for w in WORKLOADS) + " |",
           "|---|" + "---|" * len(WORKLOADS)]
@@ -435,10 +481,12 @@ def main() -> int:
             verdict = "-" if target is None else f">= {target}x " + ("met" if ratio >= target else "MISSED")
             if ratio < 1.0:
                 below.append(f"{server} {name}")
+            fu = statistics.median(faults[server, name, "unpatched"])
+            fq = statistics.median(faults[server, name, "patched"])
             line = (
                 f"{server:<20} {name:<15} {statistics.median(u) / 1e3:>12.1f}"
                 f" {statistics.median(q) / 1e3:>10.1f} {ratio:>5.2f}x"
-                f"  [{min(pairs):.2f}-{max(pairs):.2f}]  {verdict}"
+                f"  [{min(pairs):.2f}-{max(pairs):.2f}]  {fu:>5.1f}/{fq:<5.1f}  {verdict}"
             )
             print(line)
             lines.append(line)
@@ -448,7 +496,14 @@ def main() -> int:
         print("\n" + "\n".join(md))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({" / ".join(k): v for k, v in results.items()}, f, indent=1)
+            json.dump(
+                {
+                    " / ".join(k): {"ns": v, "minor_faults": faults[k]}
+                    for k, v in results.items()
+                },
+                f,
+                indent=1,
+            )
     if below:
         print("below 1.0x: " + "; ".join(below))
     return 0

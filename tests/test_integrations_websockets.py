@@ -5,6 +5,7 @@ asyncio and legacy servers over a socket, and the pure-Python mask where speedup
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from typing import Any
 
@@ -444,3 +445,368 @@ def test_websockets_legacy_server(patching, max_size):
         assert out["messages"][0] == (8, True, b"\x03\xf1")  # 1009 on the wire
         assert "MESSAGE_TOO_BIG: 1009" in out["messages"][-2]
         assert BIG[:3001] in out["messages"]
+
+
+# --- Protocol.parse, the loop over whole frames ------------------------------------------
+
+
+@needs("websockets")
+@pytest.mark.parametrize(
+    "max_size",
+    [(4096, 1000), (None, 300), (70000, None), (2**20, 2**20)],
+    ids=["message-and-fragment", "fragment-only", "message-only", "both-large"],
+)
+def test_websockets_protocol_parse_with_message_and_fragment_limits(patching, max_size):
+    # max_size as a (message, fragment) pair: the loop over whole frames computes each
+    # frame's limit as the original does (the message so far counts), so a fragmented
+    # message stops at the same frame with the same PayloadTooBig and current size
+    from websockets.protocol import Protocol, Side, State
+
+    k = {"key": KEY}
+    fragmented = b"".join(
+        [
+            frame(1, b"a" * 250, fin=False, **k),
+            frame(0, b"b" * 250, fin=False, **k),
+            frame(0, b"c" * 900, fin=False, **k),
+            frame(0, b"d" * 2000, fin=False, **k),
+            frame(0, b"e" * 1000, **k),
+        ]
+    )
+    convs = {
+        "messages": messages(KEY),
+        "fragmented": frame(1, b"x" * 200, **k) + fragmented + frame(2, BIG[:999], **k),
+        "whole-over": frame(2, b"y" * 100, **k) + frame(2, BIG, **k),
+    }
+
+    def run() -> dict:
+        out = {}
+        for conv, data in convs.items():
+            for cut, chunks in chunkings(data).items():
+                p = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size)
+                got: list = []
+                for chunk in chunks:
+                    p.receive_data(chunk)
+                    got += [(f.opcode, bytes(f.data), f.fin) for f in p.events_received()]
+                got.append((repr(p.parser_exc), str(p.parser_exc), p.current_size))
+                out[conv, cut] = got
+        return out
+
+    out = compare(run, patching, "websockets", "mask")
+    limits = {repr(v[-1][0])[:20] for v in out.values()}
+    if max_size in ((4096, 1000), (None, 300)):
+        assert any("PayloadTooBig" in x for x in limits), limits
+
+
+@needs("websockets")
+def test_websockets_protocol_parse_logs_the_same_frames_when_debugging(patching):
+    # with a logger at DEBUG level, every frame read is logged ("< %s") as the original does,
+    # in the same order, between the same other records
+    import logging
+
+    from websockets.protocol import Protocol, Side, State
+
+    class Records(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    def run() -> dict:
+        out = {}
+        for conv in ("messages", "invalid-utf8", "reserved-opcode"):
+            for cut, chunks in chunkings(conversations(KEY)[conv]).items():
+                logger = logging.getLogger(f"wsfast-test-debug-{conv}-{cut}")
+                logger.setLevel(logging.DEBUG)
+                logger.propagate = False
+                records = Records()
+                logger.handlers[:] = [records]
+                p = Protocol(Side.SERVER, state=State.OPEN, max_size=2**20, logger=logger)
+                assert p.debug
+                for chunk in chunks:
+                    p.receive_data(chunk)
+                    p.events_received()
+                    p.data_to_send()
+                out[conv, cut] = records.lines
+        return out
+
+    out = compare(run, patching, "websockets", "mask")
+    assert any(line.startswith("< TEXT 'hello'") for line in out["messages", "whole"])
+
+
+def legacy_messages(
+    data_chunks: list[bytes],
+    max_size: int | None,
+    extensions: list,
+    debug: bool,
+    prefed: bool = False,
+) -> list:
+    """What websockets' legacy ``read_message`` (uvicorn's ws="websockets") returns for data
+    frames arriving in pieces on its StreamReader (the first already there when ``prefed``):
+    every message, then the error that stopped it."""
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from websockets.legacy.protocol import WebSocketCommonProtocol
+
+    async def main() -> list:
+        logger = logging.getLogger("wsfast-test-legacy")
+        logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+        proto = WebSocketCommonProtocol(max_size=max_size, logger=logger)
+        assert proto.debug is debug
+        proto.is_client = False
+        proto.extensions = extensions
+        reader = proto.reader
+
+        async def feed() -> None:
+            for chunk in data_chunks[1:] if prefed else data_chunks:
+                reader.feed_data(chunk)
+                await asyncio.sleep(0)
+            reader.feed_eof()
+
+        if prefed:
+            reader.feed_data(data_chunks[0])
+        feeding = asyncio.ensure_future(feed())
+        out: list = []
+        try:
+            while True:
+                message = await proto.read_message()
+                out.append((type(message).__name__, message))
+        except Exception as exc:  # noqa: BLE001 - the error is part of the behaviour
+            out.append(repr(exc))
+        await feeding
+        return out
+
+    return asyncio.run(main())
+
+
+def legacy_data_conversations(deflate: bool) -> dict[str, bytes]:
+    """Data frames only (the legacy protocol answers control frames over its transport):
+    whole messages of every length class, fragmented ones, and each way of getting a data
+    frame wrong; compressed (each message on its own, no context takeover) when ``deflate``."""
+    import zlib
+
+    k = {"key": KEY}
+
+    def squeezed(data: bytes) -> bytes:
+        z = zlib.compressobj(wbits=-15)
+        out = z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
+        return out[:-4]  # without the 00 00 ff ff every message ends with (RFC 7692 7.2.1)
+
+    def text(data: bytes, **kw: Any) -> bytes:
+        if deflate:
+            return frame(1, squeezed(data), rsv=4, **kw)
+        return frame(1, data, **kw)
+
+    def binary(data: bytes) -> bytes:
+        if deflate:
+            return frame(2, squeezed(data), rsv=4, **k)
+        return frame(2, data, **k)
+
+    good = b"".join(
+        [
+            text(b"hello", **k),
+            text(b"", **k),
+            binary(b"\x00\xff" * 62 + b"!"),
+            text(TEXT[:126], **k),
+            binary(BIG[:3001]),
+            binary(__import__("random").Random(7).randbytes(3000)),  # 3 KB compressed too
+            text("𝄞 ∀x∈ℝ".encode() * 800, **k),  # 9 600 bytes: over LARGE
+            binary(BIG),
+            frame(1, TEXT[:7], fin=False, **k),
+            frame(0, TEXT[7:200], fin=False, **k),
+            frame(0, TEXT[200:], **k),
+            frame(2, b"\x01" * 10, fin=False, **k),
+            frame(0, b"\x02" * 10, **k),
+        ]
+    )
+    return {
+        "messages": good,
+        "invalid-utf8": good + text(b"caf\xc3\xa9 \xc3\x28 x", **k),
+        "invalid-utf8-in-fragment": good
+        + frame(1, "déjà ".encode(), fin=False, **k)
+        + frame(0, b"vu \xed\xa0\x80", **k),
+        "rsv1-unagreed": good + frame(1, b"x", rsv=4, **k),
+        "rsv2": good + frame(1, b"x", rsv=2, **k),
+        "reserved-opcode": good + frame(3, b"x", **k),
+        "continuation-first": good + frame(0, b"x", **k),
+        "text-inside-fragmented": good + frame(1, b"a", fin=False, **k) + frame(1, b"b", **k),
+        "wrong-masking": good + frame(1, b"x", key=None),
+        "over-max-size": frame(2, b"z" * 10, **k) + frame(2, bytes(80000), **k),
+        "cut-short": good + frame(1, b"q" * 300, **k)[:150],
+    }
+
+
+@needs("websockets")
+@pytest.mark.parametrize("deflate", [False, True], ids=["plain", "permessage-deflate"])
+@pytest.mark.parametrize("max_size", [2**20, 72 * 1024])  # BIG passes, 80 000 bytes do not
+@pytest.mark.parametrize("debug", [False, True], ids=["quiet", "debug"])
+def test_websockets_legacy_read_message_gives_the_same_messages(
+    patching, deflate, max_size, debug
+):
+    # read_message's one step for a whole data message, and everything else through the
+    # original: the same messages, types, UnicodeDecodeError, ProtocolError, PayloadTooBig
+    # and IncompleteReadError, whatever the chunking
+    convs = legacy_data_conversations(deflate)
+
+    def run() -> dict:
+        return {
+            (conv, cut): legacy_messages(
+                chunks, max_size, websockets_deflate(False) if deflate else [], debug
+            )
+            for conv, data in convs.items()
+            for cut, chunks in chunkings(data).items()
+        }
+
+    out = compare(run, patching, "websockets", "mask")
+    whole = out["messages", "whole"]
+    assert ("str", "hello") in whole and ("bytes", BIG) in whole
+    assert "IncompleteReadError" in whole[-1]
+    assert "UnicodeDecodeError" in out["invalid-utf8", "whole"][-1]
+    assert ("PayloadTooBig" in out["over-max-size", "whole"][-1]) is (max_size < 80000)
+    assert "ProtocolError" in out["rsv2", "odd-pieces"][-1]
+
+
+@needs("websockets")
+def test_websockets_legacy_read_message_takes_whole_messages_in_one_step(patching):
+    # the patched read_message does not go through read_data_frame for a whole message that
+    # is already buffered (and does for the rest): the step is taken, not only correct
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from websockets.legacy.protocol import WebSocketCommonProtocol
+
+    patching("websockets")
+    calls: list[str] = []
+    read_data_frame0 = WebSocketCommonProtocol.read_data_frame
+
+    async def read_data_frame(self: Any, max_size: int | None) -> Any:
+        calls.append("read_data_frame")
+        return await read_data_frame0(self, max_size)
+
+    WebSocketCommonProtocol.read_data_frame = read_data_frame  # type: ignore[method-assign]
+    try:
+        data = frame(1, b"one", key=KEY) + frame(1, b"tw", fin=False, key=KEY)
+        out = legacy_messages([data, frame(0, b"o", key=KEY)], 2**20, [], False, True)
+    finally:
+        WebSocketCommonProtocol.read_data_frame = read_data_frame0  # type: ignore[method-assign]
+    assert out[:2] == [("str", "one"), ("str", "two")]
+    assert calls == ["read_data_frame"] * 3  # the fragmented message's two, the EOF's one
+
+
+@needs("websockets")
+def test_websockets_protocol_parse_reads_whole_frames_without_a_generator_each(patching):
+    # patched, the frames already buffered are read in one loop: at_eof (and Frame.parse)
+    # run once per read that leaves a frame incomplete, not once per frame
+    from websockets import streams
+    from websockets.protocol import Protocol, Side, State
+
+    calls = []
+    at_eof0 = streams.StreamReader.at_eof
+
+    def at_eof(self: Any) -> Any:
+        calls.append(1)
+        return (yield from at_eof0(self))
+
+    data = b"".join(frame(1, b"m%d" % i, key=KEY) for i in range(50))
+
+    def run() -> list:
+        calls.clear()
+        p = Protocol(Side.SERVER, state=State.OPEN)
+        p.receive_data(data)
+        return [bytes(f.data) for f in p.events_received()]
+
+    streams.StreamReader.at_eof = at_eof  # type: ignore[method-assign]
+    try:
+        before = run()
+        unpatched_calls = len(calls)
+        patching("websockets")
+        assert run() == before and len(before) == 50
+    finally:
+        streams.StreamReader.at_eof = at_eof0  # type: ignore[method-assign]
+    # one at_eof started before the data came (the first frame is read where it waited), one
+    # after the last frame; unpatched, one more per frame
+    assert unpatched_calls == 51 and len(calls) == 2
+
+
+@needs("websockets")
+def test_websockets_assembler_get_gives_the_same_messages_and_errors(patching):
+    # the asyncio Assembler (what recv() awaits): one-frame messages taken in one step, the
+    # rest through the original; the same values, types, decode overrides and errors
+    from websockets.asyncio.messages import Assembler
+    from websockets.frames import Frame, Opcode
+
+    TEXT_, BINARY_, CONT_ = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+    cases: list[tuple[list[Any], Any]] = [
+        ([Frame(TEXT_, "héllo".encode())], None),
+        ([Frame(TEXT_, bytearray(b"from a bytearray"))], None),
+        ([Frame(BINARY_, memoryview(b"a view"))], None),
+        ([Frame(BINARY_, b"\xff\x00")], None),
+        ([Frame(BINARY_, b"bin as text")], True),
+        ([Frame(TEXT_, b"text as bytes")], False),
+        ([Frame(TEXT_, b"caf\xc3\x28")], None),  # invalid UTF-8
+        ([Frame(BINARY_, b"\xc3\x28")], True),
+        ([Frame(TEXT_, b"x" * 9000)], None),  # over LARGE: the original's
+        (
+            [
+                Frame(TEXT_, b"frag", fin=False),
+                Frame(CONT_, b"ment", fin=False),
+                Frame(CONT_, b"ed"),
+            ],
+            None,
+        ),
+    ]
+
+    def run() -> list:
+        async def main() -> list:
+            out: list = []
+            for frames, decode in cases:
+                paused: list[str] = []
+                a = Assembler(
+                    high=2,
+                    low=1,
+                    pause=functools.partial(paused.append, "p"),
+                    resume=functools.partial(paused.append, "r"),
+                )
+                for f in frames:
+                    a.put(f)
+                try:
+                    got = await a.get(decode)
+                    out.append((type(got).__name__, got))
+                except Exception as exc:  # noqa: BLE001 - the error is part of the behaviour
+                    out.append(repr(exc))
+                out.append((paused, len(a.frames), a.get_in_progress))
+            # waiting on an empty queue, then a frame arrives
+            a = Assembler()
+            waiting = asyncio.ensure_future(a.get())
+            await asyncio.sleep(0)
+            # a second get while the first waits
+            try:
+                await a.get()
+            except Exception as exc:  # noqa: BLE001
+                out.append(repr(exc))
+            a.put(Frame(TEXT_, b"late"))
+            out.append(await waiting)
+            # frames still queued when the stream closed, then the end
+            a = Assembler()
+            a.put(Frame(BINARY_, b"queued"))
+            a.close()
+            out.append(await a.get())
+            try:
+                await a.get()
+            except Exception as exc:  # noqa: BLE001
+                out.append(repr(exc))
+            return out
+
+        return asyncio.run(main())
+
+    before = run()
+    patching("websockets")
+    assert run() == before
+    assert ("str", "héllo") in before and ("bytes", b"a view") in before
+    assert any("UnicodeDecodeError" in str(x) for x in before)
+    assert "late" in before and b"queued" in before

@@ -105,6 +105,39 @@ def _decoded(
     return frame
 
 
+def _whole_reader(
+    frames: Any, api: Any
+) -> Callable[[Any, Any, bool, int | None, Any], Any]:
+    """``whole(cls, buf, mask, max_size, extensions)``: the frame at the start of ``buf`` (a
+    stream reader's bytearray) when it is all there and ``header`` takes it, consumed from
+    ``buf`` and decoded as websockets' ``Frame.parse`` returns it (``cls`` the class it is
+    called on; the payload unmasked out of the buffer, or sliced as ``read_exact`` would
+    when unmasked); None, consuming nothing, otherwise."""
+    header = _header_reader(frames)
+    unmask = slice_unmasker(api, _small_mask())
+
+    def whole(
+        cls: Any, buf: Any, mask: bool, max_size: int | None, extensions: Any
+    ) -> Any:
+        found = header(buf, mask, max_size)
+        if found is None:
+            return None
+        opcode, size, length = found
+        end = size + length
+        if len(buf) < end:
+            return None
+        head1 = buf[0]
+        data: Any
+        if mask:
+            data = unmask(buf, size, length, bytes(buf[size - 4 : size]), 0)
+        else:
+            data = buf[size:end]
+        del buf[:end]
+        return _decoded(cls, opcode, data, head1, extensions, max_size)
+
+    return whole
+
+
 def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
     """websockets' ``Frame.parse`` reading straight from its ``StreamReader``.
 
@@ -125,6 +158,7 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
     header = _header_reader(frames)
     unmask = slice_unmasker(api, _small_mask())
     assemble = assembler(api, unmask)
+    whole = _whole_reader(frames, api)
 
     def parse(
         cls: Any,
@@ -137,19 +171,18 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
         if getattr(read_exact, "__func__", None) is read_exact0:
             reader: Any = read_exact.__self__
             buf = reader.buffer
-            found = header(buf, mask, max_size) if type(buf) is bytearray else None
+            if type(buf) is not bytearray:
+                found = None
+            else:
+                frame = whole(cls, buf, mask, max_size, extensions)
+                if frame is not None:  # the whole frame was here
+                    return frame
+                found = header(buf, mask, max_size)
             if found is not None:
                 opcode, size, length = found
                 head1 = buf[0]
-                end = size + length
                 data: Any
-                if len(buf) >= end:  # the whole frame is here
-                    if mask:
-                        data = unmask(buf, size, length, bytes(buf[size - 4 : size]), 0)
-                    else:
-                        data = buf[size:end]
-                    del buf[:end]
-                elif not mask:
+                if not mask:
                     del buf[:size]
                     data = yield from read_exact(length)
                 else:
@@ -184,6 +217,167 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
     return classmethod(parse)
 
 
+# every name websockets' Protocol.parse reads or calls, in the version the replacement
+# follows (websockets 17): another version's parse, reading anything else, stays as it is
+_PARSE_NAMES = frozenset(
+    {
+        "ABNORMAL_CLOSURE", "AssertionError", "CloseCode", "EOFError", "Exception", "Frame",
+        "INTERNAL_ERROR", "INVALID_DATA", "MESSAGE_TOO_BIG", "PROTOCOL_ERROR", "PayloadTooBig",
+        "ProtocolError", "SERVER", "UnicodeDecodeError", "at_eof", "current_size", "debug",
+        "error", "extensions", "fail", "logger", "max_fragment_size", "max_message_size",
+        "min", "parse", "parser_exc", "read_exact", "reader", "reason", "recv_frame",
+        "set_current_size", "side", "start", "str",
+    }
+)
+
+
+def _protocol_parse(protocol: Any, frames: Any, streams: Any, api: Any) -> Any:
+    """websockets' sans-I/O ``Protocol.parse``, reading every whole frame already received in
+    one loop.
+
+    The original runs, for each frame, the reader's ``at_eof`` and the frame's ``parse`` as
+    generators (``yield from``), each call a new generator object.  This one does what that
+    loop does, in its order: while the reader's buffer starts with a whole frame that
+    ``Frame.parse`` (patched) would read at once, with the same ``max_size`` (from the
+    message and fragment limits and the size of the message so far, computed as the original
+    does before each frame), it reads it the same way, logs it when debugging, and hands it to
+    ``recv_frame``; any other frame (a header or payload still arriving, an error to raise)
+    goes through the original loop body, ``at_eof`` and ``Frame.parse`` and all.  Exceptions
+    end the loop as the original's do: the same close codes, ``parser_exc`` and the one
+    ``yield`` after them.  Returns None where ``Protocol.parse`` does not read the names this
+    one follows (another websockets version), for the original to stay.
+    """
+    parse0 = protocol.Protocol.parse
+    if set(parse0.__code__.co_names) != _PARSE_NAMES:
+        return None
+    Frame, StreamReader, SERVER = protocol.Frame, streams.StreamReader, protocol.SERVER
+    ProtocolError, PayloadTooBig = protocol.ProtocolError, protocol.PayloadTooBig
+    CloseCode = protocol.CloseCode
+    whole = _whole_reader(frames, api)
+
+    def parse(self: Any) -> Any:
+        try:
+            while True:
+                # every whole frame already buffered, without a generator per frame
+                while True:
+                    reader = self.reader
+                    buf = reader.buffer
+                    if not buf or type(reader) is not StreamReader:
+                        break
+                    max_size = None
+                    if self.max_message_size is not None:
+                        if self.current_size is None:
+                            max_size = self.max_message_size
+                        else:
+                            max_size = self.max_message_size - self.current_size
+                    if self.max_fragment_size is not None:
+                        if max_size is None:
+                            max_size = self.max_fragment_size
+                        else:
+                            max_size = min(max_size, self.max_fragment_size)
+                    if type(buf) is not bytearray:
+                        break
+                    frame = whole(
+                        Frame, buf, self.side is SERVER, max_size, self.extensions
+                    )
+                    if frame is None:
+                        break
+                    if self.debug:
+                        self.logger.debug("< %s", frame)
+                    self.recv_frame(frame)
+
+                # the original loop body, for a frame that is not all there
+                if (yield from self.reader.at_eof()):
+                    if self.debug:
+                        self.logger.debug("< EOF")
+                    raise EOFError("unexpected end of stream")
+
+                max_size = None
+                if self.max_message_size is not None:
+                    if self.current_size is None:
+                        max_size = self.max_message_size
+                    else:
+                        max_size = self.max_message_size - self.current_size
+                if self.max_fragment_size is not None:
+                    if max_size is None:
+                        max_size = self.max_fragment_size
+                    else:
+                        max_size = min(max_size, self.max_fragment_size)
+
+                frame = yield from Frame.parse(
+                    self.reader.read_exact,
+                    mask=self.side is SERVER,
+                    max_size=max_size,
+                    extensions=self.extensions,
+                )
+                if self.debug:
+                    self.logger.debug("< %s", frame)
+                self.recv_frame(frame)
+
+        except ProtocolError as exc:
+            self.fail(CloseCode.PROTOCOL_ERROR, str(exc))
+            self.parser_exc = exc
+
+        except EOFError as exc:
+            self.fail(CloseCode.ABNORMAL_CLOSURE, str(exc))
+            self.parser_exc = exc
+
+        except UnicodeDecodeError as exc:
+            self.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+            self.parser_exc = exc
+
+        except PayloadTooBig as exc:
+            exc.set_current_size(self.current_size)
+            self.fail(CloseCode.MESSAGE_TOO_BIG, str(exc))
+            self.parser_exc = exc
+
+        except Exception as exc:
+            self.logger.error("parser failed", exc_info=True)  # noqa: G201 - the original's call
+            # as the original: no exception details, which may be security-sensitive
+            self.fail(CloseCode.INTERNAL_ERROR)
+            self.parser_exc = exc
+
+        yield
+        raise AssertionError("parse() shouldn't step after error")
+
+    parse.__doc__ = parse0.__doc__
+    parse.__qualname__ = parse0.__qualname__
+    return parse
+
+
+def _legacy_whole(frames: Any, api: Any) -> Callable[[Any, bool, int | None, Any], Any]:
+    """``whole(stream, mask, max_size, extensions)``: the frame at the start of an asyncio
+    ``StreamReader``'s buffer when no error is pending there and the frame is all there with
+    a header ``header`` takes, as a ``websockets.frames.Frame`` decoded and checked as the
+    legacy ``Frame.read`` does, consumed as ``readexactly`` would (resuming a paused
+    transport); None, the buffer untouched, otherwise."""
+    header = _header_reader(frames)
+    unmask = slice_unmasker(api, _small_mask())
+    new_frame = frames.Frame
+
+    def whole(stream: Any, mask: bool, max_size: int | None, extensions: Any) -> Any:
+        buf = stream._buffer
+        if stream._exception is not None or type(buf) is not bytearray:
+            return None
+        found = header(buf, mask, max_size)
+        if found is None:
+            return None
+        opcode, size, length = found
+        end = size + length
+        if len(buf) < end:
+            return None
+        head1 = buf[0]
+        if mask:
+            data = unmask(buf, size, length, bytes(buf[size - 4 : size]), 0)
+        else:
+            data = bytes(buf[size:end])
+        del buf[:end]
+        stream._maybe_resume_transport()
+        return _decoded(new_frame, opcode, data, head1, extensions, max_size)
+
+    return whole
+
+
 def _legacy_read(framing: Any, frames: Any, api: Any) -> classmethod:
     """The legacy protocol's ``Frame.read`` (``websockets.legacy``, which uvicorn runs with
     ``ws="websockets"``), taking a frame already received straight from asyncio's
@@ -195,16 +389,14 @@ def _legacy_read(framing: Any, frames: Any, api: Any) -> classmethod:
     pending, and the buffer already holds the whole frame with an acceptable header, this one
     unmasks the payload straight out of the buffer, consumes the frame as ``readexactly``
     would (resuming a paused transport), has the connection's extensions decode it as the
-    original does, and checks it with the frame's own ``check``.  Anything else goes to the original, buffer untouched, so every wait,
-    limit and error is websockets' own.
+    original does, and checks it with the frame's own ``check``.  Anything else goes to the
+    original, buffer untouched, so every wait, limit and error is websockets' own.
     """
     import asyncio
 
     read0 = framing.Frame.__dict__["read"].__func__
     readexactly0 = asyncio.StreamReader.readexactly
-    header = _header_reader(frames)
-    unmask = slice_unmasker(api, _small_mask())
-    new_frame = frames.Frame
+    whole = _legacy_whole(frames, api)
 
     async def read(
         cls: Any,
@@ -215,34 +407,16 @@ def _legacy_read(framing: Any, frames: Any, api: Any) -> classmethod:
         extensions: Any = None,
     ) -> Any:
         if getattr(reader, "__func__", None) is readexactly0:
-            stream = reader.__self__
-            buf = stream._buffer
-            if stream._exception is None and type(buf) is bytearray:
-                found = header(buf, mask, max_size)
-                if found is not None:
-                    opcode, size, length = found
-                    end = size + length
-                    if len(buf) >= end:
-                        head1 = buf[0]
-                        if mask:
-                            data = unmask(
-                                buf, size, length, bytes(buf[size - 4 : size]), 0
-                            )
-                        else:
-                            data = bytes(buf[size:end])
-                        del buf[:end]
-                        stream._maybe_resume_transport()
-                        frame = _decoded(
-                            new_frame, opcode, data, head1, extensions, max_size
-                        )
-                        return cls(
-                            frame.fin,
-                            frame.opcode,
-                            frame.data,
-                            frame.rsv1,
-                            frame.rsv2,
-                            frame.rsv3,
-                        )
+            frame = whole(reader.__self__, mask, max_size, extensions)
+            if frame is not None:
+                return cls(
+                    frame.fin,
+                    frame.opcode,
+                    frame.data,
+                    frame.rsv1,
+                    frame.rsv2,
+                    frame.rsv3,
+                )
         return await read0(
             cls, reader, mask=mask, max_size=max_size, extensions=extensions
         )
@@ -252,14 +426,129 @@ def _legacy_read(framing: Any, frames: Any, api: Any) -> classmethod:
     return classmethod(read)
 
 
+def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> Any:
+    """The legacy protocol's ``read_message``, taking a whole unfragmented data message that
+    is already received in one step.
+
+    The original awaits ``read_data_frame``, which awaits ``read_frame``, which awaits
+    ``Frame.read``: three coroutines per message before the payload is decoded.  When the
+    connection reads from an asyncio ``StreamReader`` (no error pending) and its buffer
+    starts with a whole text or binary frame with FIN set and a header the patched
+    ``Frame.read`` takes (with the connection's ``max_size``, as ``read_message`` passes it),
+    this one reads it as that ``Frame.read`` does (its extensions decode it, its ``check``
+    runs) and returns what ``read_message`` returns for it: the text decoded (the same
+    ``UnicodeDecodeError``) or the bytes.  Control frames, fragments, a frame not all there,
+    a connection logging frames (``debug``), extensions other than websockets'
+    permessage-deflate (which might change a frame's FIN) and any other reader go through
+    the original.
+    """
+    import asyncio
+
+    protocol = legacy.WebSocketCommonProtocol
+    read_message0 = protocol.read_message
+    StreamReader = asyncio.StreamReader
+    whole = _legacy_whole(frames, api)
+    TEXT, BINARY = frames.Opcode.TEXT, frames.Opcode.BINARY
+    from websockets.extensions.permessage_deflate import PerMessageDeflate
+
+    async def read_message(self: Any) -> Any:
+        stream: Any = self.reader
+        if (
+            type(stream) is StreamReader
+            and not self.debug
+            # extensions that keep a frame's FIN (none, or websockets' permessage-deflate)
+            and all(type(e) is PerMessageDeflate for e in self.extensions)
+        ):
+            buf = stream._buffer  # type: ignore[attr-defined]  # asyncio's, read by readexactly
+            # a data frame (text or binary) with FIN, the one read_message decodes at once
+            if buf and buf[0] & 0x8F in (0x81, 0x82):
+                frame = whole(stream, not self.is_client, self.max_size, self.extensions)
+                if frame is not None:
+                    if frame.opcode is TEXT:
+                        return frame.data.decode()
+                    if frame.opcode is BINARY:
+                        return bytes(frame.data)
+                    raise AssertionError("a data frame changed opcode")  # pragma: no cover
+        return await read_message0(self)
+
+    read_message.__doc__ = read_message0.__doc__
+    read_message.__qualname__ = read_message0.__qualname__
+    return read_message
+
+
+# every name the asyncio Assembler.get of websockets 17 reads or calls
+_GET_NAMES = frozenset(
+    {
+        "BINARY", "CONT", "CancelledError", "ConcurrencyError", "MAX_FRAGMENTS", "TEXT",
+        "TooManyFragments", "append", "asyncio", "closed", "decode", "fin", "frames", "get",
+        "get_in_progress", "join", "len", "maybe_resume", "opcode", "put_back",
+    }
+)
+
+
+def _assembler_get(messages: Any, frames: Any) -> Any:
+    """The asyncio ``Assembler.get`` (what ``recv()`` and ``async for message in ws`` await in
+    websockets' asyncio server), taking a one-frame message already queued in one step.
+
+    The original marks a get in progress, awaits the frame queue's ``get``, collects the
+    message's frames in a list and joins their payloads through a generator before decoding.
+    When no get is in progress and the first queued frame is a whole message (FIN) no larger
+    than the frames the patch reads (``LARGE``), this one takes it off the queue as that
+    ``get`` would, lets the reader resume as the original does
+    (``maybe_resume``), and returns what it returns: the payload as bytes (a bytearray or
+    memoryview copied, as ``b"".join`` does), decoded when ``decode`` says so or, by default,
+    for a text frame (the same ``UnicodeDecodeError``).  Anything else (an empty queue to
+    wait on, a fragmented message, a get already running) goes to the original.  Returns
+    None where ``Assembler.get`` reads other names than websockets 17's, for it to stay.
+    """
+    get0 = messages.Assembler.get
+    if set(get0.__code__.co_names) != _GET_NAMES:
+        return None
+    TEXT, BINARY = frames.Opcode.TEXT, frames.Opcode.BINARY
+    largest = _largest()
+    if largest is None:
+        largest = 2**63
+
+    async def get(self: Any, decode: bool | None = None) -> Any:
+        if not self.get_in_progress:
+            queue = self.frames.queue
+            if queue and queue[0].fin and len(queue[0].data) <= largest:
+                frame = queue.popleft()
+                self.maybe_resume()
+                opcode = frame.opcode
+                assert opcode is TEXT or opcode is BINARY
+                data = frame.data
+                if type(data) is not bytes:
+                    data = bytes(data)
+                if decode is None:
+                    decode = opcode is TEXT
+                return data.decode() if decode else data
+        return await get0(self, decode)
+
+    get.__doc__ = get0.__doc__
+    get.__qualname__ = get0.__qualname__
+    return get
+
+
 def enable(b: list[Binding], api: Any) -> None:
     import warnings
 
     import websockets.utils
     import websockets.version
-    from websockets import frames, streams
+    from websockets import frames, protocol, streams
 
     rebind(b, frames.Frame, "parse", _parse(frames, streams, api), LIBRARY)
+    protocol_parse = _protocol_parse(protocol, frames, streams, api)
+    if protocol_parse is not None:
+        rebind(b, protocol.Protocol, "parse", protocol_parse, LIBRARY)
+    try:
+        from websockets.asyncio import messages
+    except ImportError:  # pragma: no cover - a websockets without its asyncio implementation
+        pass
+    else:
+        get = _assembler_get(messages, frames)
+        if get is not None:
+            rebind(b, messages.Assembler, "get", get, LIBRARY)
     masked_by = [frames]  # the modules that bound apply_mask at import
     try:
         # its deprecation notice is for its users' imports, not for this one
@@ -270,6 +559,16 @@ def enable(b: list[Binding], api: Any) -> None:
         pass
     else:
         rebind(b, framing.Frame, "read", _legacy_read(framing, frames, api), LIBRARY)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from websockets.legacy import protocol as legacy
+        rebind(
+            b,
+            legacy.WebSocketCommonProtocol,
+            "read_message",
+            _legacy_read_message(legacy, frames, api),
+            LIBRARY,
+        )
         masked_by.append(framing)
     # Its compiled apply_mask (websockets.speedups) costs less per call than a cffi call and
     # masks as fast: only the pure-Python fallback, used where speedups was not built, is

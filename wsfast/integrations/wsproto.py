@@ -168,54 +168,65 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
             self._pos = p + held - len(buffer)
             return done
 
-        def process_buffer(self) -> Any:
+        def _whole_frame(self) -> tuple[Any, bytes] | None:
+            """``(opcode, payload)`` of the next frame when it is the common case, a whole
+            unfragmented frame already received (FIN, no reserved bit but a compressed
+            whole message's RSV1, a minimal length) while no frame is open, consumed with
+            what wsproto's calls leave behind for it (a compressed one inflated); None,
+            consuming nothing, for anything else."""
             pmd = self._pmd
-            if self.header is None and (
+            if self.header is not None or not (
                 self._plain or (pmd is not None and pmd._inbound_compressed is None)
             ):
-                # The common case, a whole unfragmented frame already received: one frame
-                # out, no decoder state touched.
-                d, p = self._data, self._pos
-                avail = len(d) - p
-                if avail >= 2:
-                    b0 = d[p]
-                    opcode = single_frame_opcodes.get(b0)
-                    compressed = False
-                    if opcode is None and pmd is not None:
-                        opcode = compressed_opcodes.get(b0)
-                        compressed = True
-                    b1 = d[p + 1]
-                    if opcode is not None and b1 & 0x80 == self._mask_bit:
-                        length = b1 & 0x7F
-                        size = 2
-                        if length == 126:
-                            if opcode < 8 and avail >= 4:
-                                length = (d[p + 2] << 8) | d[p + 3]
-                                size = 4 if length > 125 else 0
-                            else:
-                                size = 0
-                        elif length == 127:
-                            if opcode < 8 and avail >= 10:
-                                (length,) = unpack_q(d, p + 2)
-                                size = 10 if 0xFFFF < length < 2**63 else 0
-                            else:
-                                size = 0
-                        end = p + size + (4 if b1 & 0x80 else 0) + length
-                        if size and end <= len(d):
-                            self._pos = end
-                            start = end - length
-                            if b1 & 0x80:
-                                payload = unmask(
-                                    d, start, length, bytes(d[start - 4 : start]), 0
-                                )
-                            else:
-                                payload = bytes(d[start:end])
-                            if pmd is not None:
-                                if compressed:
-                                    payload = self._inflated(pmd, payload)
-                                else:  # what its calls leave behind for this frame
-                                    pmd._inbound_is_compressible = opcode < 8
-                            return Frame(opcode, payload, True, True)
+                return None
+            d, p = self._data, self._pos
+            avail = len(d) - p
+            if avail < 2:
+                return None
+            b0 = d[p]
+            opcode = single_frame_opcodes.get(b0)
+            compressed = False
+            if opcode is None and pmd is not None:
+                opcode = compressed_opcodes.get(b0)
+                compressed = True
+            b1 = d[p + 1]
+            if opcode is None or b1 & 0x80 != self._mask_bit:
+                return None
+            length = b1 & 0x7F
+            size = 2
+            if length == 126:
+                if opcode < 8 and avail >= 4:
+                    length = (d[p + 2] << 8) | d[p + 3]
+                    size = 4 if length > 125 else 0
+                else:
+                    size = 0
+            elif length == 127:
+                if opcode < 8 and avail >= 10:
+                    (length,) = unpack_q(d, p + 2)
+                    size = 10 if 0xFFFF < length < 2**63 else 0
+                else:
+                    size = 0
+            end = p + size + (4 if b1 & 0x80 else 0) + length
+            if not size or end > len(d):
+                return None
+            self._pos = end
+            start = end - length
+            if b1 & 0x80:
+                payload = unmask(d, start, length, bytes(d[start - 4 : start]), 0)
+            else:
+                payload = bytes(d[start:end])
+            if pmd is not None:
+                if compressed:
+                    payload = self._inflated(pmd, payload)
+                else:  # what its calls leave behind for this frame
+                    pmd._inbound_is_compressible = opcode < 8
+            return opcode, payload
+
+        def process_buffer(self) -> Any:
+            whole = self._whole_frame()
+            if whole is not None:
+                # one frame out, no decoder state touched
+                return Frame(whole[0], whole[1], True, True)
             if not self.header and not self.parse_header():
                 return None
             header = self.header
@@ -322,6 +333,218 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
     return XorMaskerSimple, FrameDecoder, MessageDecoder
 
 
+def _builder(cls: Any, fields: tuple[str, ...]) -> Any:
+    """``build(*values)``: an instance of ``cls``, one of wsproto's frozen dataclass events,
+    equal in every respect to ``cls(**dict(zip(fields, values)))`` (same type, same
+    ``__dict__`` in the same order), made without its generated ``__init__``, which sets each
+    field through ``object.__setattr__`` and costs several times the object.  Where ``cls``
+    is not such a plain dataclass (other fields, instances without a ``__dict__``,
+    ``__post_init__``, another ``__init__``, a probe built both ways that differs), its own
+    constructor."""
+    import dataclasses
+
+    def call(*values: Any) -> Any:
+        return cls(**dict(zip(fields, values)))
+
+    plain = (
+        isinstance(cls, type)
+        and dataclasses.is_dataclass(cls)
+        and tuple(f.name for f in dataclasses.fields(cls)) == fields
+        and all(f.init for f in dataclasses.fields(cls))
+        and not hasattr(cls, "__post_init__")
+        and getattr(cls.__init__, "__qualname__", None) == f"{cls.__qualname__}.__init__"
+        and cls.__new__ is object.__new__
+        and cls.__setattr__ is not object.__setattr__  # frozen: __init__ goes around it
+    )
+    if not plain:
+        return call
+    new = object.__new__
+    build: Any
+    if len(fields) == 1:
+        (only,) = fields
+
+        def build1(value: Any) -> Any:
+            event = new(cls)
+            event.__dict__[only] = value
+            return event
+
+        build = build1
+    elif len(fields) == 3:
+        first, second, third = fields
+
+        def build3(a: Any, b: Any, c: Any) -> Any:
+            event = new(cls)
+            d = event.__dict__
+            d[first] = a
+            d[second] = b
+            d[third] = c
+            return event
+
+        build = build3
+    else:
+        return call
+    probe = tuple(object() for _ in fields)
+    try:
+        made, want = build(*probe), call(*probe)
+        same = list(vars(made).items()) == list(vars(want).items()) and made == want
+    except (AttributeError, TypeError):  # pragma: no cover - instances without a __dict__
+        same = False
+    return build if same else call
+
+
+def _connection(
+    fp: Any, cn: Any, ev: Any, frame_decoder: Any, message_decoder: Any
+) -> tuple[type, Any]:
+    """wsproto's FrameProtocol over its frame and message decoders, and ``Connection.events``
+    reading whole messages from them in one loop.
+
+    wsproto turns received frames into events through three generators stacked
+    (``Connection.events`` over ``FrameProtocol.received_frames`` over ``_parse_more_gen``),
+    a ``Frame`` from the frame decoder, another from the message decoder, then the event.
+    The FrameProtocol here keeps the state of its ``_parse_more_gen`` generator (started: the
+    extensions filtered; finished: after a close frame or an error) in two attributes, one
+    turn of its loop per call (``_step``), so that ``received_frames`` and ``events`` go on
+    from the same place.  ``events`` takes a whole unfragmented text or binary frame while no message
+    is open straight to its event (text decoded at once, with the ``ParseFailed`` wsproto's
+    message decoder raises for invalid UTF-8), and everything else through ``_step`` and the
+    dispatch of wsproto's ``events``: the same events, in the same order, with the same
+    connection states and errors.
+    """
+    frame_protocol0 = fp.FrameProtocol
+    events0 = cn.Connection.events
+    Frame, Opcode, ParseFailed = fp.Frame, fp.Opcode, fp.ParseFailed
+    TEXT, BINARY, CLOSE = Opcode.TEXT, Opcode.BINARY, Opcode.CLOSE
+    PING, PONG = Opcode.PING, Opcode.PONG
+    LOCAL_CLOSING, CLOSED = cn.ConnectionState.LOCAL_CLOSING, cn.ConnectionState.CLOSED
+    REMOTE_CLOSING = cn.ConnectionState.REMOTE_CLOSING
+    invalid_data = fp.CloseReason.INVALID_FRAME_PAYLOAD_DATA
+    message_fields = ("data", "frame_finished", "message_finished")
+    text_message = _builder(ev.TextMessage, message_fields)
+    bytes_message = _builder(ev.BytesMessage, message_fields)
+    Ping, Pong, CloseConnection = ev.Ping, ev.Pong, ev.CloseConnection
+    end = object()  # what _step returns once wsproto's generator would have ended
+
+    class FrameProtocol(frame_protocol0):  # type: ignore[misc, valid-type]
+        def __init__(self, client: bool, extensions: Any) -> None:
+            self._started = False
+            self._finished = False
+            super().__init__(client, extensions)
+
+        def _start(self) -> None:
+            # what wsproto's generator does when first resumed
+            self._started = True
+            extensions: list[Any] = self.extensions  # type: ignore[has-type]
+            self.extensions = [ext for ext in extensions if ext.enabled()]
+
+        def _step(self, frame: Any = None) -> Any:
+            """One turn of wsproto's ``_parse_more_gen`` loop: the next frame (a data frame
+            through the message decoder, a close frame's payload parsed) or None when more
+            bytes are needed, given ``frame`` when the caller has read it already; ``end``
+            once the generator would have finished (after a close frame or an error)."""
+            if self._finished:
+                return end
+            try:
+                if not self._started:
+                    self._start()
+                if frame is None:
+                    frame = self._frame_decoder.process_buffer()
+                if frame is not None:
+                    if not frame.opcode.iscontrol():
+                        frame = self._message_decoder.process_frame(frame)
+                    elif frame.opcode == CLOSE:
+                        self._finished = True
+                        frame = self._process_close(frame)
+            except BaseException:
+                self._finished = True
+                raise
+            return frame
+
+        def _parse_more_gen(self) -> Any:
+            while True:
+                frame = self._step()
+                if frame is end:
+                    return
+                yield frame
+
+    def events(self: Any) -> Any:
+        pending = self._events
+        while pending:
+            yield pending.popleft()
+        proto = self._proto
+        if type(proto) is not FrameProtocol:
+            yield from events0(self)
+            return
+        decoder: Any = proto._frame_decoder
+        messages: Any = proto._message_decoder
+        whole_frame = (
+            decoder._whole_frame
+            if type(decoder) is frame_decoder and type(messages) is message_decoder
+            else None
+        )
+        try:
+            while True:
+                frame = None
+                if (
+                    whole_frame is not None
+                    and proto._started
+                    and not proto._finished
+                    and messages.opcode is None
+                ):
+                    # a whole unfragmented frame while no message is open: a data message
+                    # straight to its event
+                    try:
+                        whole = whole_frame()
+                        if whole is not None:
+                            opcode, payload = whole
+                            if opcode is TEXT:
+                                try:
+                                    frame = text_message(payload.decode("utf-8"), True, True)
+                                except UnicodeDecodeError as exc:
+                                    raise ParseFailed(str(exc), invalid_data)
+                            elif opcode is BINARY:
+                                frame = bytes_message(payload, True, True)
+                            else:
+                                frame = Frame(opcode, payload, True, True)
+                    except BaseException:
+                        proto._finished = True  # as wsproto's generator ends on an error
+                        raise
+                if frame is None:
+                    frame = proto._step()
+                elif type(frame) is Frame:
+                    frame = proto._step(frame)  # a control frame
+                else:
+                    yield frame
+                    continue
+                if frame is None or frame is end:
+                    return
+                opcode = frame.opcode
+                if opcode is PING:
+                    yield Ping(payload=frame.payload)
+                elif opcode is PONG:
+                    yield Pong(payload=frame.payload)
+                elif opcode is CLOSE:
+                    code, reason = frame.payload
+                    if self.state is LOCAL_CLOSING:
+                        self._state = CLOSED
+                    else:
+                        self._state = REMOTE_CLOSING
+                    yield CloseConnection(code=code, reason=reason)
+                elif opcode is TEXT:
+                    yield text_message(
+                        frame.payload, frame.frame_finished, frame.message_finished
+                    )
+                elif opcode is BINARY:
+                    yield bytes_message(
+                        frame.payload, frame.frame_finished, frame.message_finished
+                    )
+        except ParseFailed as exc:
+            yield CloseConnection(code=exc.code, reason=str(exc))
+
+    events.__doc__ = events0.__doc__
+    events.__qualname__ = events0.__qualname__
+    return FrameProtocol, events
+
+
 def enable(b: list[Binding], api: Any) -> None:
     from wsproto import frame_protocol as fp
 
@@ -329,4 +552,12 @@ def enable(b: list[Binding], api: Any) -> None:
     rebind(b, fp, "XorMaskerSimple", masker, "wsproto")
     rebind(b, fp, "FrameDecoder", frame_decoder, "wsproto")
     rebind(b, fp, "MessageDecoder", message_decoder, "wsproto")
+    from wsproto import connection as cn
+    from wsproto import events as ev
+
+    frame_protocol, events = _connection(fp, cn, ev, frame_decoder, message_decoder)
+    rebind(b, fp, "FrameProtocol", frame_protocol, "wsproto")
+    # wsproto.connection imported it by name, and builds each connection's from there
+    rebind(b, cn, "FrameProtocol", frame_protocol, "wsproto")
+    rebind(b, cn.Connection, "events", events, "wsproto")
 
