@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import wsfast  # noqa: E402
 from wsfast._bench.inputs import masked_frame  # noqa: E402
+from wsfast._bench.workloads import _Protocol  # noqa: E402
 from wsfast.decoder import _make_text  # noqa: E402
 
 CHUNK = 64 * 1024
@@ -77,15 +78,6 @@ def entries(stream: bytes, texts: list[bytes]) -> dict[str, Callable[[], Any]]:
     pieces = range(0, len(stream), CHUNK)
     loads = marshal.loads
 
-    class Protocol:
-        _reading_paused = False
-
-        def pause_reading(self) -> None:
-            pass
-
-        def resume_reading(self) -> None:
-            pass
-
     def run_wsfast() -> Any:
         feed = wsfast.Decoder(max_message_size=None, decode_text=True).feed
         events: list[Any] = []
@@ -94,7 +86,7 @@ def entries(stream: bytes, texts: list[bytes]) -> dict[str, Callable[[], Any]]:
         return [m.text for m in events]
 
     def run_aiohttp() -> Any:
-        queue = WebSocketDataQueue(Protocol(), 2**30, loop=None)
+        queue = WebSocketDataQueue(_Protocol(), 2**30, loop=None)
         feed = WebSocketReader(queue, 2**30, compress=False, decode_text=True).feed_data
         for i in pieces:
             feed(stream[i : i + CHUNK])

@@ -231,6 +231,24 @@ _PARSE_NAMES = frozenset(
 )
 
 
+
+def _frame_limit(protocol: Any) -> int | None:
+    """The largest payload the next frame may have, as websockets' Protocol.parse computes it:
+    what is left of max_message_size for the message in progress, and max_fragment_size."""
+    max_size = None
+    if protocol.max_message_size is not None:
+        if protocol.current_size is None:
+            max_size = protocol.max_message_size
+        else:
+            max_size = protocol.max_message_size - protocol.current_size
+    if protocol.max_fragment_size is not None:
+        if max_size is None:
+            max_size = protocol.max_fragment_size
+        else:
+            max_size = min(max_size, protocol.max_fragment_size)
+    return max_size
+
+
 def _protocol_parse(protocol: Any, frames: Any, streams: Any, api: Any) -> Any:
     """websockets' sans-I/O ``Protocol.parse``, reading every whole frame already received in
     one loop.
@@ -264,17 +282,7 @@ def _protocol_parse(protocol: Any, frames: Any, streams: Any, api: Any) -> Any:
                     buf = reader.buffer
                     if not buf or type(reader) is not StreamReader:
                         break
-                    max_size = None
-                    if self.max_message_size is not None:
-                        if self.current_size is None:
-                            max_size = self.max_message_size
-                        else:
-                            max_size = self.max_message_size - self.current_size
-                    if self.max_fragment_size is not None:
-                        if max_size is None:
-                            max_size = self.max_fragment_size
-                        else:
-                            max_size = min(max_size, self.max_fragment_size)
+                    max_size = _frame_limit(self)
                     if type(buf) is not bytearray:
                         break
                     frame = whole(
@@ -292,17 +300,7 @@ def _protocol_parse(protocol: Any, frames: Any, streams: Any, api: Any) -> Any:
                         self.logger.debug("< EOF")
                     raise EOFError("unexpected end of stream")
 
-                max_size = None
-                if self.max_message_size is not None:
-                    if self.current_size is None:
-                        max_size = self.max_message_size
-                    else:
-                        max_size = self.max_message_size - self.current_size
-                if self.max_fragment_size is not None:
-                    if max_size is None:
-                        max_size = self.max_fragment_size
-                    else:
-                        max_size = min(max_size, self.max_fragment_size)
+                max_size = _frame_limit(self)
 
                 frame = yield from Frame.parse(
                     self.reader.read_exact,
