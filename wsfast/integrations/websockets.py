@@ -106,18 +106,25 @@ def _decoded(
 
 
 def _whole_reader(
-    frames: Any, api: Any
-) -> Callable[[Any, Any, bool, int | None, Any], Any]:
-    """``whole(cls, buf, mask, max_size, extensions)``: the frame at the start of ``buf`` (a
-    stream reader's bytearray) when it is all there and ``header`` takes it, consumed from
-    ``buf`` and decoded as websockets' ``Frame.parse`` returns it (``cls`` the class it is
-    called on; the payload unmasked out of the buffer, or sliced as ``read_exact`` would
-    when unmasked); None, consuming nothing, otherwise."""
+    frames: Any, api: Any, unmasked: Callable[[Any], Any] = lambda piece: piece
+) -> Callable[..., Any]:
+    """``whole(cls, buf, mask, max_size, extensions, consumed=None)``: the frame at the start
+    of ``buf`` (a stream reader's bytearray) when it is all there and ``header`` takes it,
+    consumed from ``buf`` (then ``consumed()``, when given) and decoded as websockets'
+    ``Frame.parse`` returns it (``cls`` the class it is called on; the payload unmasked out of
+    the buffer, or, unmasked, the slice of it ``unmasked`` makes: as it is, as ``read_exact``
+    returns it, or bytes, as asyncio's ``readexactly`` does); None, consuming nothing,
+    otherwise."""
     header = _header_reader(frames)
     unmask = slice_unmasker(api, _small_mask())
 
     def whole(
-        cls: Any, buf: Any, mask: bool, max_size: int | None, extensions: Any
+        cls: Any,
+        buf: Any,
+        mask: bool,
+        max_size: int | None,
+        extensions: Any,
+        consumed: Callable[[], Any] | None = None,
     ) -> Any:
         found = header(buf, mask, max_size)
         if found is None:
@@ -131,8 +138,10 @@ def _whole_reader(
         if mask:
             data = unmask(buf, size, length, bytes(buf[size - 4 : size]), 0)
         else:
-            data = buf[size:end]
+            data = unmasked(buf[size:end])
         del buf[:end]
+        if consumed is not None:
+            consumed()
         return _decoded(cls, opcode, data, head1, extensions, max_size)
 
     return whole
@@ -349,29 +358,14 @@ def _legacy_whole(frames: Any, api: Any) -> Callable[[Any, bool, int | None, Any
     a header ``header`` takes, as a ``websockets.frames.Frame`` decoded and checked as the
     legacy ``Frame.read`` does, consumed as ``readexactly`` would (resuming a paused
     transport); None, the buffer untouched, otherwise."""
-    header = _header_reader(frames)
-    unmask = slice_unmasker(api, _small_mask())
+    read = _whole_reader(frames, api, bytes)
     new_frame = frames.Frame
 
     def whole(stream: Any, mask: bool, max_size: int | None, extensions: Any) -> Any:
         buf = stream._buffer
         if stream._exception is not None or type(buf) is not bytearray:
             return None
-        found = header(buf, mask, max_size)
-        if found is None:
-            return None
-        opcode, size, length = found
-        end = size + length
-        if len(buf) < end:
-            return None
-        head1 = buf[0]
-        if mask:
-            data = unmask(buf, size, length, bytes(buf[size - 4 : size]), 0)
-        else:
-            data = bytes(buf[size:end])
-        del buf[:end]
-        stream._maybe_resume_transport()
-        return _decoded(new_frame, opcode, data, head1, extensions, max_size)
+        return read(new_frame, buf, mask, max_size, extensions, stream._maybe_resume_transport)
 
     return whole
 
