@@ -186,7 +186,7 @@ typedef struct {
 
     /* The frames completed by the call; their payloads (unmasked) follow one another in the
      * space, except that of a WSFAST_F_SINK_RECORD, in the sink.  The space is framed the way
-     * Python's marshal module (format version 2 and later) reads a tuple: WSFAST_SPACE_HEAD
+     * Python's marshal module reads a tuple (checked at import): WSFAST_SPACE_HEAD
      * bytes, '(' and the number of payloads in the space (32 bits, little-endian, written when
      * the call returns), then per payload WSFAST_ITEM_HEAD bytes, 'u' (a str from UTF-8) for a
      * whole text message when the decoder has WSFAST_STR_TEXT, else 's' (bytes), and its

@@ -169,3 +169,21 @@ def test_the_c_backend_makes_a_batch_of_whole_text_messages_in_one_marshal_call(
     events = Decoder(decode_text=True).feed(data)
     assert [m.text for m in events] == TEXTS and calls == [1]
     assert Decoder().feed(data) == events and calls == [1]  # the default decoder makes bytes
+
+
+@pytest.mark.skipif(NO_C, reason="WSFAST_NO_EXTENSIONS=1 run: the C backend is not under test")
+@pytest.mark.parametrize("decode_text", [True, False])
+def test_where_marshal_cannot_read_the_framing_the_c_backend_decodes_bytes(monkeypatch, decode_text):
+    from wsfast import _backend
+
+    c = _backend.load_c()
+    monkeypatch.setattr(c, "_MARSHAL_TEXT", False)
+    monkeypatch.setattr(c, "_loads", None)  # never called
+    Decoder = _backend.bind(c).Decoder
+    for data in (client_frame(1, "ünï".encode()), client_frame(2, b"bin"),
+                 b"".join(client_frame(1, t.encode()) for t in TEXTS)):
+        got = Decoder(decode_text=decode_text).feed(data)
+        assert got == _backend.bind(_backend._pure).Decoder().feed(data)
+        for m in got:
+            if m.is_text:
+                assert type(m.text) is str and type(m.data) is bytes

@@ -282,7 +282,8 @@ _decode_utf8 = bytes.decode
 
 def _marshal_reads_the_framing() -> bool:
     """Whether this Python's marshal reads the framing wsfast_decode writes as a tuple of str
-    and bytes (it always has since format version 2; a check costs nothing at import)."""
+    and bytes (CPython 3.10 to 3.13 do; the check costs nothing at import, and a Python whose
+    marshal does not gets bytes decoded instead)."""
     head = struct.Struct("<cI")
     blob = head.pack(b"(", 2) + head.pack(b"u", 3) + "añ".encode() + head.pack(b"s", 1) + b"\xff"
     try:
@@ -355,8 +356,9 @@ class Scanner:
         d.flags = (
             (lib.WSFAST_CLIENT if client else 0)
             | (lib.WSFAST_STRICT if strict else 0)
+            # both read the space with marshal: only where it reads the framing
             | (lib.WSFAST_STR_TEXT if text and _MARSHAL_TEXT else 0)
-            | lib.WSFAST_ONE_CODES
+            | (lib.WSFAST_ONE_CODES if _MARSHAL_TEXT else 0)
         )
         d.rsv_allowed = rsv_allowed
         d.max_frame = min(max_frame, 2**64 - 1)
