@@ -34,6 +34,8 @@ import pytest
 
 from wsfast import integrations
 
+from . import framing
+
 
 def installed(name: str) -> bool:
     """By import name, or by the library name patch() takes (websocket-client: websocket)."""
@@ -49,7 +51,7 @@ def needs(name: str):
     )
 
 
-KEY = b"\x37\xfa\x21\x3d"
+KEY = framing.KEY
 
 
 def frame(
@@ -60,19 +62,9 @@ def frame(
     rsv: int = 0,
     key: bytes | None = KEY,
 ) -> bytes:
-    n = len(payload)
-    first = (0x80 if fin else 0) | rsv << 4 | opcode
-    bit = 0x80 if key is not None else 0
-    if n < 126:
-        head = struct.pack("!BB", first, bit | n)
-    elif n < 65536:
-        head = struct.pack("!BBH", first, bit | 126, n)
-    else:
-        head = struct.pack("!BBQ", first, bit | 127, n)
-    if key is None:
-        return head + payload
-    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return head + key + masked
+    """tests/framing.py's frame, with ``rsv`` as the three RSV bits (4 = RSV1) and ``key`` the
+    masking key (None: unmasked), as the integration tests spell them."""
+    return framing.frame(opcode, payload, fin=fin, rsv=rsv << 4, mask=key)
 
 
 def close_payload(code: int, reason: bytes = b"") -> bytes:

@@ -58,6 +58,15 @@ def websockets_run(
     return out
 
 
+@pytest.fixture(params=["default", "all-sizes"])
+def large(request, monkeypatch):
+    """The patch's size bound as shipped (frames over LARGE are websockets' own to read), or
+    every size taken over, as where websockets' compiled mask is missing."""
+    if request.param == "all-sizes":
+        monkeypatch.setattr(integrations.websockets, "LARGE", 1 << 30)
+    return request.param
+
+
 @needs("websockets")
 @pytest.mark.parametrize("side", ["server", "client"])
 @pytest.mark.parametrize("max_size", [None, 4096])
@@ -104,18 +113,13 @@ def test_websockets_gives_the_same_frames_and_errors(patching, side, max_size):
 
 
 @needs("websockets")
-@pytest.mark.parametrize("large", ["default", "all-sizes"])
-def test_websockets_server_handshake_then_frames_and_a_failure_mid_payload(
-    patching, monkeypatch, large
-):
+def test_websockets_server_handshake_then_frames_and_a_failure_mid_payload(patching, large):
     # ServerProtocol: the handshake and the first frames in one read, a big frame cut short by
     # the application failing the connection, then more input and the end of the stream.  The
     # big frame is websockets' own to read by default (over LARGE); with every size taken over
     # (as where its compiled mask is missing), wsfast unmasks it as it arrives.
     from websockets.http11 import Request
 
-    if large == "all-sizes":
-        monkeypatch.setattr(integrations.websockets, "LARGE", 1 << 30)
     from websockets.server import ServerProtocol
 
     def run() -> list:
@@ -327,16 +331,11 @@ def test_websockets_legacy_frame_read_client_side_and_a_transport_error(patching
 
 
 @needs("websockets")
-@pytest.mark.parametrize("large", ["default", "all-sizes"])
-def test_websockets_headers_cut_inside_their_length_give_the_same_frames(
-    patching, monkeypatch, large
-):
+def test_websockets_headers_cut_inside_their_length_give_the_same_frames(patching, large):
     # every cut inside the header of a 16-bit and a 64-bit length frame: the patch waits for
     # the rest exactly as websockets does (or leaves the frame to it)
     from websockets.protocol import Protocol, Side, State
 
-    if large == "all-sizes":
-        monkeypatch.setattr(integrations.websockets, "LARGE", 1 << 30)
     streams = [frame(1, TEXT[:200]), frame(2, BIG)]
 
     def run() -> list:

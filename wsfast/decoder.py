@@ -69,6 +69,12 @@ class Message(tuple, metaclass=_MessageType):
         return f"Message(data={shown!r}, is_text={self[1]})"
 
 
+def _not_equal(self: Any, other: object) -> Any:
+    """``__ne__`` of the messages that define their own ``__eq__``."""
+    equal = self.__eq__(other)
+    return equal if equal is NotImplemented else not equal
+
+
 class _Decoded(Message):
     """A text message whose str the decoder made as it delivered it: the tuple ``(data, True,
     text)``, built by tuple's constructor like Message (no ``__dict__`` to fill per message),
@@ -93,9 +99,7 @@ class _Decoded(Message):
             return len(other) == 2 and self[0] == other[0] and self[1] == other[1]
         return NotImplemented
 
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
+    __ne__ = _not_equal
 
     def __hash__(self) -> int:
         return hash((self[0], self[1]))
@@ -164,9 +168,7 @@ class _Text(Message):
             return len(other) == 2 and other[1] == True and self.data == other[0]  # noqa: E712
         return NotImplemented
 
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
+    __ne__ = _not_equal
 
     def __lt__(self, other: Any) -> bool:
         return (self.data, True) < _plain(other)
