@@ -107,14 +107,16 @@ def _decoded(
 
 def _whole_reader(
     frames: Any, api: Any, unmasked: Callable[[Any], Any] = lambda piece: piece
-) -> Callable[..., Any]:
-    """``whole(cls, buf, mask, max_size, extensions, consumed=None)``: the frame at the start
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``(whole, from_header)``.  ``whole(cls, buf, mask, max_size, extensions, consumed=None)``: the frame at the start
     of ``buf`` (a stream reader's bytearray) when it is all there and ``header`` takes it,
     consumed from ``buf`` (then ``consumed()``, when given) and decoded as websockets'
     ``Frame.parse`` returns it (``cls`` the class it is called on; the payload unmasked out of
     the buffer, or, unmasked, the slice of it ``unmasked`` makes: as it is, as ``read_exact``
     returns it, or bytes, as asyncio's ``readexactly`` does); None, consuming nothing,
-    otherwise."""
+    otherwise.  ``from_header(cls, buf, found, mask, ...)`` is the same for a header
+    ``header`` has already read (``found``), so that a caller that needs it anyway reads it
+    once."""
     header = _header_reader(frames)
     unmask = slice_unmasker(api, _small_mask())
 
@@ -129,6 +131,17 @@ def _whole_reader(
         found = header(buf, mask, max_size)
         if found is None:
             return None
+        return from_header(cls, buf, found, mask, max_size, extensions, consumed)
+
+    def from_header(
+        cls: Any,
+        buf: Any,
+        found: tuple[Any, int, int],
+        mask: bool,
+        max_size: int | None,
+        extensions: Any,
+        consumed: Callable[[], Any] | None = None,
+    ) -> Any:
         opcode, size, length = found
         end = size + length
         if len(buf) < end:
@@ -144,7 +157,7 @@ def _whole_reader(
             consumed()
         return _decoded(cls, opcode, data, head1, extensions, max_size)
 
-    return whole
+    return whole, from_header
 
 
 def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
@@ -167,7 +180,7 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
     header = _header_reader(frames)
     unmask = slice_unmasker(api, _small_mask())
     assemble = assembler(api, unmask)
-    whole = _whole_reader(frames, api)
+    _, whole_from_header = _whole_reader(frames, api)
 
     def parse(
         cls: Any,
@@ -180,14 +193,11 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
         if getattr(read_exact, "__func__", None) is read_exact0:
             reader: Any = read_exact.__self__
             buf = reader.buffer
-            if type(buf) is not bytearray:
-                found = None
-            else:
-                frame = whole(cls, buf, mask, max_size, extensions)
+            found = header(buf, mask, max_size) if type(buf) is bytearray else None
+            if found is not None:
+                frame = whole_from_header(cls, buf, found, mask, max_size, extensions)
                 if frame is not None:  # the whole frame was here
                     return frame
-                found = header(buf, mask, max_size)
-            if found is not None:
                 opcode, size, length = found
                 head1 = buf[0]
                 data: Any
@@ -280,7 +290,7 @@ def _protocol_parse(protocol: Any, frames: Any, streams: Any, api: Any) -> Any:
     Frame, StreamReader, SERVER = protocol.Frame, streams.StreamReader, protocol.SERVER
     ProtocolError, PayloadTooBig = protocol.ProtocolError, protocol.PayloadTooBig
     CloseCode = protocol.CloseCode
-    whole = _whole_reader(frames, api)
+    whole, _ = _whole_reader(frames, api)
 
     def parse(self: Any) -> Any:
         try:
@@ -358,7 +368,7 @@ def _legacy_whole(frames: Any, api: Any) -> Callable[[Any, bool, int | None, Any
     a header ``header`` takes, as a ``websockets.frames.Frame`` decoded and checked as the
     legacy ``Frame.read`` does, consumed as ``readexactly`` would (resuming a paused
     transport); None, the buffer untouched, otherwise."""
-    read = _whole_reader(frames, api, bytes)
+    read, _ = _whole_reader(frames, api, bytes)
     new_frame = frames.Frame
 
     def whole(stream: Any, mask: bool, max_size: int | None, extensions: Any) -> Any:
