@@ -37,6 +37,9 @@ start takes about 0, another 16, another 30-40 faults per message, with or witho
 ``--pin-malloc`` (a diagnosis, not a deployment) starts every server, patched and unpatched,
 with glibc's trimming and mmap thresholds fixed (``MALLOC_TRIM_THRESHOLD_``,
 ``MALLOC_MMAP_THRESHOLD_`` at 4 MiB), which takes that lottery out of the comparison.
+``--instead MODULES`` (a diagnosis too) has the "patched" server import those modules
+(comma-separated; ``wsfast`` imports wsfast and patches nothing) instead of patching, to tell
+what the import alone does to a server from what the patch does.
 
 Workloads: 125 B and 64 KiB text (JSON-like ASCII), uncompressed and compressed.  For each
 server, ``--starts`` rounds each run every workload on an unpatched and a patched server
@@ -53,6 +56,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib
 import json
 import os
 import random
@@ -147,7 +151,13 @@ async def asgi_app(scope: dict, receive: Any, send: Any) -> None:
 
 
 def serve(kind: str, port: int, patched: bool) -> None:
-    if patched:
+    instead = os.environ.get("WSFAST_E2E_INSTEAD")
+    if patched and instead:
+        sys.path.insert(0, str(ROOT))
+        for module in instead.split(","):
+            importlib.import_module(module)
+        print(f"patched nothing: imported {instead} instead", file=sys.stderr)
+    elif patched:
         sys.path.insert(0, str(ROOT))
         import wsfast
 
@@ -406,6 +416,12 @@ def main() -> int:
         help="a diagnosis, not a deployment: fix glibc's heap trimming and mmap threshold in"
         " every server, patched or not (MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_)",
     )
+    p.add_argument(
+        "--instead",
+        metavar="MODULES",
+        help="a diagnosis: the patched server imports these modules (comma-separated;"
+        " wsfast: wsfast without patching) instead of patching",
+    )
     p.add_argument("--serve", nargs=3, metavar=("KIND", "PORT", "PATCHED"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
@@ -428,6 +444,9 @@ def main() -> int:
         flush=True,
     )
     env = {**os.environ, **PINNED_MALLOC} if args.pin_malloc else None
+    if args.instead:
+        env = {**(env or os.environ), "WSFAST_E2E_INSTEAD": args.instead}
+        print(f"diagnosis: the patched servers import {args.instead} instead of patching")
     results: dict[tuple[str, str, str], list[float]] = {}
     faults: dict[tuple[str, str, str], list[float]] = {}
     for server in servers:
