@@ -108,6 +108,8 @@ def conversations(key: bytes | None) -> dict[str, bytes]:
     good = ok[:-last_close]  # everything but the close
     return {
         "messages": ok,
+        # what a reader does with data after the close, read with it (RFC 6455 1.4: discarded)
+        "frames-after-close": ok + frame(1, b"after", **k) + frame(9, b"p", **k) + b"\x81",
         "invalid-utf8": good + frame(1, b"caf\xc3\xa9 \xc3\x28 x", **k),
         "invalid-utf8-in-fragment": good
         + frame(1, "déjà ".encode(), fin=False, **k)

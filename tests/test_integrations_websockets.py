@@ -699,37 +699,56 @@ def test_websockets_legacy_read_message_takes_whole_messages_in_one_step(patchin
 
 @needs("websockets")
 def test_websockets_protocol_parse_reads_whole_frames_without_a_generator_each(patching):
-    # patched, the frames already buffered are read in one loop: at_eof (and Frame.parse)
-    # run once per read that leaves a frame incomplete, not once per frame
+    # patched, the frames of a read are read in one loop where they were received: no at_eof
+    # (nor Frame.parse) generator per frame, and only a frame left incomplete is buffered
     from websockets import streams
     from websockets.protocol import Protocol, Side, State
 
-    calls = []
-    at_eof0 = streams.StreamReader.at_eof
+    calls: list[tuple[str, int]] = []
+    at_eof0, feed_data0 = streams.StreamReader.at_eof, streams.StreamReader.feed_data
 
     def at_eof(self: Any) -> Any:
-        calls.append(1)
+        calls.append(("at_eof", 0))
         return (yield from at_eof0(self))
 
-    data = b"".join(frame(1, b"m%d" % i, key=KEY) for i in range(50))
+    def feed_data(self: Any, data: Any) -> None:
+        calls.append(("feed_data", len(data)))
+        feed_data0(self, data)
 
-    def run() -> list:
-        calls.clear()
-        p = Protocol(Side.SERVER, state=State.OPEN)
-        p.receive_data(data)
-        return [bytes(f.data) for f in p.events_received()]
+    frames = b"".join(frame(1, b"m%d" % i, key=KEY) for i in range(50))
+    last = frame(2, b"z" * 300, key=KEY)
+    head, tail = frames + last[:100], last[100:]
+
+    def run() -> tuple[list, list]:
+        out = []
+        for data in (frames, head, tail):
+            calls.clear()
+            p = Protocol(Side.SERVER, state=State.OPEN)
+            if data is tail:
+                p.receive_data(head)
+                calls.clear()
+            p.receive_data(data)
+            out.append([bytes(f.data) for f in p.events_received()])
+            out.append(list(calls))
+        return out[0::2], out[1::2]
 
     streams.StreamReader.at_eof = at_eof  # type: ignore[method-assign]
+    streams.StreamReader.feed_data = feed_data  # type: ignore[method-assign]
     try:
-        before = run()
-        unpatched_calls = len(calls)
+        before, unpatched_calls = run()
         patching("websockets")
-        assert run() == before and len(before) == 50
+        after, patched_calls = run()
     finally:
         streams.StreamReader.at_eof = at_eof0  # type: ignore[method-assign]
-    # one at_eof started before the data came (the first frame is read where it waited), one
-    # after the last frame; unpatched, one more per frame
-    assert unpatched_calls == 51 and len(calls) == 2
+        streams.StreamReader.feed_data = feed_data0  # type: ignore[method-assign]
+    assert after == before
+    assert [len(events) for events in before] == [50, 50, 51]
+    # unpatched: at_eof waiting from the start, the whole read buffered, then at_eof again
+    # after every frame
+    assert unpatched_calls[0] == [("at_eof", 0), ("feed_data", len(frames))] + [("at_eof", 0)] * 50
+    # patched: nothing buffered from a read of whole frames; the incomplete frame's 100 bytes;
+    # the rest of that frame read where it came, unbuffered
+    assert patched_calls == [[], [("feed_data", 100)], []]
 
 
 @needs("websockets")

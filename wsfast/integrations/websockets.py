@@ -37,39 +37,40 @@ def _largest() -> int | None:
 
 
 def _header_reader(
-    frames: Any,
-) -> Callable[[Any, bool, int | None], tuple[Any, int, int] | None]:
-    """``header(buf, mask, max_size) -> (opcode, header size, payload length)`` for the frame
-    at the start of ``buf`` (a bytearray) when its header is all there and acceptable (a known
-    opcode, the expected masking, a payload within ``max_size``) and the patch takes it (see
-    ``LARGE``); None otherwise, for the library's own code to wait for the rest, raise its own
-    error or read it as it always does."""
+    frames: Any, any_size: bool = False
+) -> Callable[..., tuple[Any, int, int] | None]:
+    """``header(buf, mask, max_size, pos=0) -> (opcode, header size, payload length)`` for the
+    frame at ``buf[pos:]`` (a bytearray, or the bytes of one read) when its header is all there
+    and acceptable (a known opcode, the expected masking, a payload within ``max_size``) and
+    the patch takes it (payloads up to ``_largest()``, or of any size with ``any_size``); None
+    otherwise, for the library's own code to wait for the rest, raise its own error or
+    read it as it always does."""
     opcodes = {int(op): op for op in frames.Opcode}
     unpack_q = struct.Struct("!Q").unpack_from
-    largest = _largest()
+    largest = None if any_size else _largest()
 
     def header(
-        buf: Any, mask: bool, max_size: int | None
+        buf: Any, mask: bool, max_size: int | None, pos: int = 0
     ) -> tuple[Any, int, int] | None:
-        n = len(buf)
+        n = len(buf) - pos
         if n < 2:
             return None
-        head2 = buf[1]
+        head2 = buf[pos + 1]
         length = head2 & 0x7F
         size = 6 if mask else 2
         if length == 126:
             size += 2
             if n < 4:
                 return None
-            length = (buf[2] << 8) | buf[3]
+            length = (buf[pos + 2] << 8) | buf[pos + 3]
         elif length == 127:
             if largest is not None and largest < 0x10000:  # over it, whatever the length
                 return None
             size += 8
             if n < 10:
                 return None
-            (length,) = unpack_q(buf, 2)
-        opcode = opcodes.get(buf[0] & 0x0F)
+            (length,) = unpack_q(buf, pos + 2)
+        opcode = opcodes.get(buf[pos] & 0x0F)
         if (
             opcode is None
             or (head2 >> 7) != mask
@@ -268,21 +269,46 @@ def _frame_limit(protocol: Any) -> int | None:
     return max_size
 
 
-def _protocol_parse(protocol: Any, frames: Any, streams: Any, api: Any) -> Any:
-    """websockets' sans-I/O ``Protocol.parse``, reading every whole frame already received in
-    one loop.
+# the names websockets' Protocol.receive_data reads, in the version the replacement follows
+_RECEIVE_NAMES = frozenset({"reader", "feed_data", "next", "parser"})
+
+
+def _protocol_parse(
+    protocol: Any, frames: Any, streams: Any, api: Any
+) -> tuple[Any, Any] | None:
+    """``(parse, receive_data)``: websockets' sans-I/O ``Protocol.parse`` reading every whole
+    frame received in one loop, and a ``receive_data`` that hands it each read's bytes where
+    they were received (None where ``receive_data`` is not the one followed here, for the
+    original to stay).
 
     The original runs, for each frame, the reader's ``at_eof`` and the frame's ``parse`` as
-    generators (``yield from``), each call a new generator object.  This one does what that
-    loop does, in its order: while the reader's buffer starts with a whole frame that
-    ``Frame.parse`` (patched) would read at once, with the same ``max_size`` (from the
-    message and fragment limits and the size of the message so far, computed as the original
-    does before each frame), it reads it the same way, logs it when debugging, and hands it to
-    ``recv_frame``; any other frame (a header or payload still arriving, an error to raise)
-    goes through the original loop body, ``at_eof`` and ``Frame.parse`` and all.  Exceptions
-    end the loop as the original's do: the same close codes, ``parser_exc`` and the one
-    ``yield`` after them.  Returns None where ``Protocol.parse`` does not read the names this
-    one follows (another websockets version), for the original to stay.
+    generators (``yield from``), each call a new generator object; and ``receive_data`` first
+    appends every read to the reader's bytearray.  A server's reads are up to 256 KiB
+    (asyncio's), so that bytearray is as large, allocated and copied for every read: at 64 KiB
+    messages its growth and release make glibc give the heap's top back to the system and
+    fault it in again for every read, in whichever process the heap's layout draws it.
+
+    This one does what the original loop does, in its order, from three places:
+
+    - the bytes ``receive_data`` handed over while this waited at a frame boundary or in a
+      payload (``_wsfast_idle`` names the generator waiting; the reader's buffer is empty
+      then): every whole frame ``Frame.parse`` (patched) would read at once, of any size, is
+      read where it was received; what is left (the start of a frame) goes to the buffer, as
+      the original's ``feed_data`` has it;
+    - the buffer: every whole frame in it, the same way;
+    - a masked frame whose header is buffered and whose payload is still arriving: unmasked
+      as it arrives, from the buffer or from the bytes handed over.
+
+    Every frame is read with the same ``max_size`` (from the message and fragment limits and
+    the size of the message so far, computed as the original does before each frame), logged
+    when debugging and handed to ``recv_frame``.  When a frame makes ``recv_frame`` replace the
+    parser (a close frame starts ``discard``), the rest of the bytes handed over is dropped, as
+    ``discard`` drops the original's buffer.  Any other frame (a header still arriving, an
+    error to raise, an unmasked payload still arriving) goes through the original loop body,
+    ``at_eof`` and ``Frame.parse`` and all.  Exceptions end the loop as the original's do: the
+    same close codes, ``parser_exc`` and the one ``yield`` after them.  Returns None where
+    ``Protocol.parse`` does not read the names this one follows (another websockets version),
+    for the original to stay.
     """
     parse0 = protocol.Protocol.parse
     if set(parse0.__code__.co_names) != _PARSE_NAMES:
@@ -291,27 +317,112 @@ def _protocol_parse(protocol: Any, frames: Any, streams: Any, api: Any) -> Any:
     ProtocolError, PayloadTooBig = protocol.ProtocolError, protocol.PayloadTooBig
     CloseCode = protocol.CloseCode
     whole, _ = _whole_reader(frames, api)
+    header = _header_reader(frames, any_size=True)
+    unmask = slice_unmasker(api, _small_mask())
+    assemble = assembler(api, unmask)
+
+    def read_at(
+        data: bytes, pos: int, found: tuple[Any, int, int], mask: bool,
+        max_size: int | None, extensions: Any,
+    ) -> Any:
+        """The whole frame at ``data[pos:]`` (``found`` its header), as ``Frame.parse``
+        returns it: unmasked into bytes, or, unmasked, as a bytearray as ``read_exact`` gives."""
+        opcode, size, length = found
+        start = pos + size
+        payload: Any
+        if mask:
+            payload = unmask(data, start, length, data[start - 4 : start], 0)
+        else:
+            with memoryview(data) as view:
+                payload = bytearray(view[start : start + length])
+        return _decoded(Frame, opcode, payload, data[pos], extensions, max_size)
 
     def parse(self: Any) -> Any:
+        me = self.parser  # Protocol.__init__ binds the generator before starting it
+        data: bytes | None = None  # what receive_data handed over, read from ``pos`` on
+        pos = 0
         try:
             while True:
-                # every whole frame already buffered, without a generator per frame
-                while True:
-                    reader = self.reader
+                reader = self.reader
+                if type(reader) is StreamReader and type(reader.buffer) is bytearray:
+                    mask = self.side is SERVER
+                    if data is not None:
+                        # every whole frame handed over, read where it was received
+                        end = len(data)
+                        while pos < end:
+                            max_size = _frame_limit(self)
+                            found = header(data, mask, max_size, pos)
+                            if found is None or end - pos < found[1] + found[2]:
+                                break
+                            frame = read_at(data, pos, found, mask, max_size, self.extensions)
+                            pos += found[1] + found[2]
+                            if self.debug:
+                                self.logger.debug("< %s", frame)
+                            self.recv_frame(frame)
+                            if self.parser is not me:  # discard() drops what is left
+                                pos = end
+                        if pos < end:
+                            reader.feed_data(data[pos:] if pos else data)
+                        data = None
+
+                    # every whole frame already buffered, without a generator per frame
                     buf = reader.buffer
-                    if not buf or type(reader) is not StreamReader:
-                        break
+                    while buf:
+                        max_size = _frame_limit(self)
+                        frame = whole(Frame, buf, mask, max_size, self.extensions)
+                        if frame is None:
+                            break
+                        if self.debug:
+                            self.logger.debug("< %s", frame)
+                        self.recv_frame(frame)
+
+                    # a masked frame whose payload is still arriving, unmasked as it comes
                     max_size = _frame_limit(self)
-                    if type(buf) is not bytearray:
-                        break
-                    frame = whole(
-                        Frame, buf, self.side is SERVER, max_size, self.extensions
-                    )
-                    if frame is None:
-                        break
-                    if self.debug:
-                        self.logger.debug("< %s", frame)
-                    self.recv_frame(frame)
+                    found = header(buf, mask, max_size) if mask else None
+                    if found is not None:
+                        opcode, size, length = found
+                        head1 = buf[0]
+                        write, finish = assemble(length, bytes(buf[size - 4 : size]))
+                        del buf[:size]
+                        got = 0
+                        while True:
+                            if data is not None:  # the buffer is empty
+                                take = min(len(data), length - got)
+                                write(data, 0, take, got)
+                                pos = take
+                                if take == len(data):
+                                    data = None
+                            else:
+                                take = min(len(buf), length - got)
+                                if take:
+                                    write(buf, 0, take, got)
+                                    del buf[:take]
+                            got += take
+                            if got == length:
+                                break
+                            if reader.eof:
+                                raise EOFError(
+                                    f"stream ends after {got} bytes, expected {length} bytes"
+                                )
+                            self._wsfast_idle = me
+                            data = yield
+                            self._wsfast_idle = None
+                            buf = reader.buffer
+                        frame = _decoded(Frame, opcode, finish(), head1, self.extensions, max_size)
+                        if self.debug:
+                            self.logger.debug("< %s", frame)
+                        self.recv_frame(frame)
+                        if self.parser is not me:
+                            data = None
+                        continue
+
+                    if not buf and not reader.eof:
+                        # the original's at_eof, waiting: receive_data may hand the bytes over
+                        self._wsfast_idle = me
+                        data = yield
+                        self._wsfast_idle = None
+                        pos = 0
+                        continue
 
                 # the original loop body, for a frame that is not all there
                 if (yield from self.reader.at_eof()):
@@ -359,7 +470,22 @@ def _protocol_parse(protocol: Any, frames: Any, streams: Any, api: Any) -> Any:
 
     parse.__doc__ = parse0.__doc__
     parse.__qualname__ = parse0.__qualname__
-    return parse
+
+    receive0 = protocol.Protocol.receive_data
+    if set(receive0.__code__.co_names) != _RECEIVE_NAMES:
+        return parse, None
+
+    def receive_data(self: Any, data: Any) -> None:
+        parser = self.parser
+        if type(data) is bytes and data and getattr(self, "_wsfast_idle", None) is parser:
+            parser.send(data)  # the parser reads them where they are (see parse)
+        else:
+            self.reader.feed_data(data)
+            next(parser)
+
+    receive_data.__doc__ = receive0.__doc__
+    receive_data.__qualname__ = receive0.__qualname__
+    return parse, receive_data
 
 
 def _legacy_whole(frames: Any, api: Any) -> Callable[[Any, bool, int | None, Any], Any]:
@@ -540,9 +666,12 @@ def enable(b: list[Binding], api: Any) -> None:
     from websockets import frames, protocol, streams
 
     rebind(b, frames.Frame, "parse", _parse(frames, streams, api), LIBRARY)
-    protocol_parse = _protocol_parse(protocol, frames, streams, api)
-    if protocol_parse is not None:
+    readers = _protocol_parse(protocol, frames, streams, api)
+    if readers is not None:
+        protocol_parse, receive_data = readers
         rebind(b, protocol.Protocol, "parse", protocol_parse, LIBRARY)
+        if receive_data is not None:
+            rebind(b, protocol.Protocol, "receive_data", receive_data, LIBRARY)
     try:
         from websockets.asyncio import messages
     except ImportError:  # pragma: no cover - a websockets without its asyncio implementation
