@@ -23,10 +23,10 @@ def _small_mask() -> Callable[[bytes, bytes], bytes] | None:
     return apply_mask  # type: ignore[no-any-return]
 
 
-# Payloads above this size stay with websockets' own code where its compiled mask was built:
-# in a real server (bench/end_to_end.py, 64 KiB text) taking them over cost more server CPU
-# than it saved (uvicorn with ws="websockets" 70 -> 100 us per message, websockets' own
-# server 0.76-0.94x), though the same frames decode faster in a loop fed by hand.
+# Where its compiled mask was built, the patched Frame.parse and the legacy reader leave
+# payloads above this size to websockets' own code: taking them over from the buffer did not
+# pay in a real server (bench/end_to_end.py, 64 KiB text).  The sans-I/O Protocol.parse
+# takes every size, since it reads them where they were received, without the buffer.
 LARGE = 8192
 
 
