@@ -540,10 +540,16 @@ def legacy_messages(
     extensions: list,
     debug: bool,
     prefed: bool = False,
+    through: str = "reader",
 ) -> list:
     """What websockets' legacy ``read_message`` (uvicorn's ws="websockets") returns for data
     frames arriving in pieces on its StreamReader (the first already there when ``prefed``):
-    every message, then the error that stopped it."""
+    every message, then the error that stopped it.  ``through="data_received"``: the pieces
+    come as a transport gives them, through the protocol's ``data_received`` and
+    ``eof_received`` (two at a time now and then), onto a transport the reader pauses and
+    resumes; whether it is paused at the end is part of the result.  (When it pauses and
+    resumes in between is not: the original buffers a payload whole before reading it, the
+    patched one reads it as it comes, so they hold different amounts meanwhile.)"""
     import logging
     import warnings
 
@@ -554,22 +560,38 @@ def legacy_messages(
     async def main() -> list:
         logger = logging.getLogger("wsfast-test-legacy")
         logger.setLevel(logging.DEBUG if debug else logging.WARNING)
-        proto = WebSocketCommonProtocol(max_size=max_size, logger=logger)
+        proto = WebSocketCommonProtocol(max_size=max_size, logger=logger, read_limit=8192)
         assert proto.debug is debug
         proto.is_client = False
         proto.extensions = extensions
         reader = proto.reader
+        out: list = []
+
+        class Transport(asyncio.Transport):
+            def pause_reading(self) -> None:
+                pass
+
+            def resume_reading(self) -> None:
+                pass
 
         async def feed() -> None:
-            for chunk in data_chunks[1:] if prefed else data_chunks:
-                reader.feed_data(chunk)
-                await asyncio.sleep(0)
-            reader.feed_eof()
+            chunks = data_chunks[1:] if prefed else data_chunks
+            if through == "reader":
+                for chunk in chunks:
+                    reader.feed_data(chunk)
+                    await asyncio.sleep(0)
+                reader.feed_eof()
+                return
+            reader.set_transport(Transport())
+            for i, chunk in enumerate(chunks):
+                proto.data_received(chunk)
+                if i % 3 != 1:
+                    await asyncio.sleep(0)
+            proto.eof_received()
 
         if prefed:
             reader.feed_data(data_chunks[0])
         feeding = asyncio.ensure_future(feed())
-        out: list = []
         try:
             while True:
                 message = await proto.read_message()
@@ -577,6 +599,8 @@ def legacy_messages(
         except Exception as exc:  # noqa: BLE001 - the error is part of the behaviour
             out.append(repr(exc))
         await feeding
+        if through != "reader":
+            out.append(("paused at the end", reader._paused))
         return out
 
     return asyncio.run(main())
@@ -643,30 +667,92 @@ def legacy_data_conversations(deflate: bool) -> dict[str, bytes]:
 @pytest.mark.parametrize("deflate", [False, True], ids=["plain", "permessage-deflate"])
 @pytest.mark.parametrize("max_size", [2**20, 72 * 1024])  # BIG passes, 80 000 bytes do not
 @pytest.mark.parametrize("debug", [False, True], ids=["quiet", "debug"])
+@pytest.mark.parametrize("through", ["reader", "data_received"])
 def test_websockets_legacy_read_message_gives_the_same_messages(
-    patching, deflate, max_size, debug
+    patching, deflate, max_size, debug, through
 ):
-    # read_message's one step for a whole data message, and everything else through the
-    # original: the same messages, types, UnicodeDecodeError, ProtocolError, PayloadTooBig
-    # and IncompleteReadError, whatever the chunking
+    # read_message's one step for a whole data message (read where it was received when the
+    # bytes come through data_received), and everything else through the original: the same
+    # messages, types, UnicodeDecodeError, ProtocolError, PayloadTooBig and
+    # IncompleteReadError, and the same pauses and resumes of the transport, whatever the
+    # chunking
     convs = legacy_data_conversations(deflate)
 
     def run() -> dict:
         return {
             (conv, cut): legacy_messages(
-                chunks, max_size, websockets_deflate(False) if deflate else [], debug
+                chunks,
+                max_size,
+                websockets_deflate(False) if deflate else [],
+                debug,
+                through=through,
             )
             for conv, data in convs.items()
             for cut, chunks in chunkings(data).items()
         }
 
     out = compare(run, patching, "websockets", "mask")
+    error = -1 if through == "reader" else -2  # before the transport's state
     whole = out["messages", "whole"]
     assert ("str", "hello") in whole and ("bytes", BIG) in whole
-    assert "IncompleteReadError" in whole[-1]
-    assert "UnicodeDecodeError" in out["invalid-utf8", "whole"][-1]
-    assert ("PayloadTooBig" in out["over-max-size", "whole"][-1]) is (max_size < 80000)
-    assert "ProtocolError" in out["rsv2", "odd-pieces"][-1]
+    assert "IncompleteReadError" in whole[error]
+    assert "UnicodeDecodeError" in out["invalid-utf8", "whole"][error]
+    assert ("PayloadTooBig" in out["over-max-size", "whole"][error]) is (max_size < 80000)
+    assert "ProtocolError" in out["rsv2", "odd-pieces"][error]
+
+
+@needs("websockets")
+def test_websockets_legacy_data_received_hands_a_read_to_a_waiting_read_message(patching):
+    # patched, a read that comes while read_message waits is read where it was received: none
+    # of it goes to the StreamReader's buffer but the start of a frame still arriving
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from websockets.legacy.protocol import WebSocketCommonProtocol
+
+    fed: list[int] = []
+    feed_data0 = asyncio.StreamReader.feed_data
+
+    def feed_data(self: Any, data: Any) -> None:
+        fed.append(len(data))
+        feed_data0(self, data)
+
+    frames = b"".join(frame(1, b"m%d" % i, key=KEY) for i in range(20))
+    last = frame(2, b"z" * 70000, key=KEY)  # 16 bytes of header, then its payload in pieces
+
+    def run() -> tuple[list, list]:
+        async def main() -> list:
+            proto = WebSocketCommonProtocol()
+            proto.is_client = False
+            out = []
+
+            async def feed() -> None:
+                for chunk in (frames + last[:1000], last[1000:30000], last[30000:]):
+                    await asyncio.sleep(0)
+                    proto.data_received(chunk)
+                proto.eof_received()
+
+            feeding = asyncio.ensure_future(feed())
+            for _ in range(21):
+                message = await proto.read_message()
+                out.append(message if type(message) is str else len(message))
+            await feeding
+            return out
+
+        fed.clear()
+        return asyncio.run(main()), list(fed)
+
+    asyncio.StreamReader.feed_data = feed_data  # type: ignore[method-assign]
+    try:
+        before, unpatched_fed = run()
+        patching("websockets")
+        after, patched_fed = run()
+    finally:
+        asyncio.StreamReader.feed_data = feed_data0  # type: ignore[method-assign]
+    assert after == before == [f"m{i}" for i in range(20)] + [70000]
+    assert unpatched_fed == [len(frames) + 1000, 29000, len(last) - 30000]
+    assert patched_fed == []  # the last frame's 1000 bytes went to the buffer without it
 
 
 @needs("websockets")

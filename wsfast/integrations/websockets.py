@@ -554,30 +554,147 @@ def _legacy_read(framing: Any, frames: Any, api: Any) -> classmethod:
     return classmethod(read)
 
 
-def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> Any:
-    """The legacy protocol's ``read_message``, taking a whole unfragmented data message that
-    is already received in one step.
+def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
+    """``(read_message, data_received)``: the legacy protocol's ``read_message``, taking a
+    whole unfragmented data message in one step, read where it was received, and a
+    ``data_received`` that hands it a read's bytes while it waits (None where the original
+    ``data_received`` is not the one followed here, for it to stay).
 
     The original awaits ``read_data_frame``, which awaits ``read_frame``, which awaits
-    ``Frame.read``: three coroutines per message before the payload is decoded.  When the
-    connection reads from an asyncio ``StreamReader`` (no error pending) and its buffer
-    starts with a whole text or binary frame with FIN set and a header the patched
-    ``Frame.read`` takes (with the connection's ``max_size``, as ``read_message`` passes it),
-    this one reads it as that ``Frame.read`` does (its extensions decode it, its ``check``
-    runs) and returns what ``read_message`` returns for it: the text decoded (the same
-    ``UnicodeDecodeError``) or the bytes.  Control frames, fragments, a frame not all there,
-    a connection logging frames (``debug``), extensions other than websockets'
-    permessage-deflate (which might change a frame's FIN) and any other reader go through
-    the original.
+    ``Frame.read``: three coroutines per message before the payload is decoded, each
+    ``readexactly`` slicing a copy out of asyncio's ``StreamReader`` buffer, to which
+    ``data_received`` first appends every read (up to 256 KiB).  Where the connection reads
+    from an asyncio ``StreamReader``, does not log frames (``debug``) and has no extension but
+    websockets' permessage-deflate (which keeps a frame's FIN), this one takes a text or binary
+    frame with FIN and a header the patched ``Frame.read`` takes (with the connection's
+    ``max_size``, as ``read_message`` passes it) and returns what ``read_message`` returns for
+    it: the text decoded (the same ``UnicodeDecodeError``) or the bytes, after its extensions
+    decode it and its ``check`` runs.  It reads from:
+
+    - the bytes ``data_received`` handed over while this waited with the buffer empty
+      (``_wsfast_idle``): frame after frame, where they were received; the first that is not
+      such a whole frame, and what follows it, go to the buffer, where the original has them;
+    - the buffer, a whole frame at its start;
+    - a masked frame whose header is buffered and whose payload is still arriving: unmasked as
+      it arrives, from the buffer or from the bytes handed over, waiting as ``readexactly``
+      does (the same ``IncompleteReadError`` at the end of the stream, the stream's exception).
+
+    Reading pauses and resumes the transport as ``feed_data`` and ``readexactly`` do on those
+    bytes.  Control frames, fragments, errors and anything else go through the original, every
+    byte not read yet in the buffer first.
     """
     import asyncio
 
     protocol = legacy.WebSocketCommonProtocol
     read_message0 = protocol.read_message
+    data_received0 = protocol.data_received
     StreamReader = asyncio.StreamReader
+    IncompleteReadError = asyncio.IncompleteReadError
     whole = _legacy_whole(frames, api)
+    header = _header_reader(frames, any_size=True)
+    unmask = slice_unmasker(api, _small_mask())
+    assemble = assembler(api, unmask)
+    new_frame = frames.Frame
     TEXT, BINARY = frames.Opcode.TEXT, frames.Opcode.BINARY
     from websockets.extensions.permessage_deflate import PerMessageDeflate
+
+    def message(frame: Any) -> Any:
+        # what read_message returns for a data frame with FIN
+        if frame.opcode is TEXT:
+            return frame.data.decode()
+        if frame.opcode is BINARY:
+            return bytes(frame.data)
+        raise AssertionError("a data frame changed opcode")  # pragma: no cover
+
+    def flush(self: Any, stream: Any) -> None:
+        # the bytes handed over and not read yet, to the buffer, where the original has them
+        # (its feed_data paused the transport for them when they came, as data_received did)
+        data = self._wsfast_pending
+        if data is not None:
+            self._wsfast_pending = None
+            pos = self._wsfast_pos
+            stream._buffer += memoryview(data)[pos:] if pos else data
+
+    def consumed(self: Any, stream: Any) -> None:
+        # readexactly's flow control after a read, the bytes held here counted as buffered
+        data = getattr(self, "_wsfast_pending", None)
+        if data is None or len(data) - self._wsfast_pos <= stream._limit:
+            stream._maybe_resume_transport()
+
+    def from_pending(self: Any, stream: Any, mask: bool) -> Any:
+        """The message of the whole data frame with FIN at the start of the bytes handed
+        over, consumed; None (all of them flushed to the buffer) when there is none."""
+        data, pos = self._wsfast_pending, self._wsfast_pos
+        if data[pos] & 0x8F in (0x81, 0x82):
+            found = header(data, mask, self.max_size, pos)
+            if found is not None:
+                opcode, size, length = found
+                start = pos + size
+                end = start + length
+                if end <= len(data):
+                    if end == len(data):
+                        self._wsfast_pending = None
+                    else:
+                        self._wsfast_pos = end
+                    consumed(self, stream)
+                    payload = (
+                        unmask(data, start, length, data[start - 4 : start], 0)
+                        if mask
+                        else data[start:end]
+                    )
+                    return message(
+                        _decoded(
+                            new_frame, opcode, payload, data[pos], self.extensions, self.max_size
+                        )
+                    )
+        flush(self, stream)
+        return None
+
+    async def wait(self: Any, stream: Any) -> None:
+        # readexactly's wait, where data_received may hand the bytes over
+        self._wsfast_idle = True
+        try:
+            await stream._wait_for_data("readexactly")
+        finally:
+            self._wsfast_idle = False
+
+    async def arriving(self: Any, stream: Any, found: tuple[Any, int, int]) -> Any:
+        """The message of the masked data frame with FIN whose header ``found`` starts the
+        buffer, its payload unmasked as it arrives."""
+        buf = stream._buffer
+        opcode, size, length = found
+        head1 = buf[0]
+        key = bytes(buf[size - 4 : size])
+        write, finish = assemble(length, key)
+        del buf[:size]
+        got = 0
+        while True:
+            data = getattr(self, "_wsfast_pending", None)
+            if data is not None:  # the buffer is empty
+                pos = self._wsfast_pos
+                take = min(len(data) - pos, length - got)
+                write(data, pos, take, got)
+                if pos + take == len(data):
+                    self._wsfast_pending = None
+                else:
+                    self._wsfast_pos = pos + take
+            else:
+                take = min(len(buf), length - got)
+                if take:
+                    write(buf, 0, take, got)
+                    del buf[:take]
+            got += take
+            if got == length:
+                break
+            if stream._eof:
+                # readexactly's error: the payload's bytes as they came (masked)
+                partial = api.apply_mask(bytes(finish()[:got]), key)
+                raise IncompleteReadError(partial, length)
+            await wait(self, stream)
+            buf = stream._buffer
+        consumed(self, stream)
+        frame = _decoded(new_frame, opcode, finish(), head1, self.extensions, self.max_size)
+        return message(frame)
 
     async def read_message(self: Any) -> Any:
         stream: Any = self.reader
@@ -587,21 +704,67 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> Any:
             # extensions that keep a frame's FIN (none, or websockets' permessage-deflate)
             and all(type(e) is PerMessageDeflate for e in self.extensions)
         ):
-            buf = stream._buffer  # type: ignore[attr-defined]  # asyncio's, read by readexactly
-            # a data frame (text or binary) with FIN, the one read_message decodes at once
-            if buf and buf[0] & 0x8F in (0x81, 0x82):
-                frame = whole(stream, not self.is_client, self.max_size, self.extensions)
-                if frame is not None:
-                    if frame.opcode is TEXT:
-                        return frame.data.decode()
-                    if frame.opcode is BINARY:
-                        return bytes(frame.data)
-                    raise AssertionError("a data frame changed opcode")  # pragma: no cover
+            mask = not self.is_client
+            while True:
+                if getattr(self, "_wsfast_pending", None) is not None:
+                    got = from_pending(self, stream, mask)
+                    if got is not None:
+                        return got
+                buf = stream._buffer
+                if buf:
+                    # a data frame (text or binary) with FIN, the one read_message decodes
+                    if buf[0] & 0x8F in (0x81, 0x82):
+                        frame = whole(stream, mask, self.max_size, self.extensions)
+                        if frame is not None:
+                            return message(frame)
+                        found = header(buf, mask, self.max_size) if mask else None
+                        if found is not None and stream._exception is None:
+                            return await arriving(self, stream, found)
+                elif stream._exception is None and not stream._eof:
+                    await wait(self, stream)
+                    continue
+                break
         return await read_message0(self)
 
     read_message.__doc__ = read_message0.__doc__
     read_message.__qualname__ = read_message0.__qualname__
-    return read_message
+
+    if set(data_received0.__code__.co_names) != {"reader", "feed_data"}:
+        return read_message, None
+
+    def data_received(self: Any, data: Any) -> None:
+        stream = self.reader
+        if getattr(self, "_wsfast_pending", None) is not None:
+            flush(self, stream)  # what came before, first
+        elif (
+            getattr(self, "_wsfast_idle", False)
+            and type(data) is bytes
+            and data
+            and type(stream) is StreamReader
+            and not stream._buffer
+            and not stream._eof
+        ):
+            # read_message waits in readexactly's place: it reads them where they are
+            self._wsfast_pending, self._wsfast_pos = data, 0
+            stream._wakeup_waiter()
+            # feed_data's flow control, on the bytes held here instead of in the buffer
+            if (
+                stream._transport is not None
+                and not stream._paused
+                and len(data) > 2 * stream._limit
+            ):
+                try:
+                    stream._transport.pause_reading()
+                except NotImplementedError:
+                    stream._transport = None
+                else:
+                    stream._paused = True
+            return
+        data_received0(self, data)
+
+    data_received.__doc__ = data_received0.__doc__
+    data_received.__qualname__ = data_received0.__qualname__
+    return read_message, data_received
 
 
 # every name the asyncio Assembler.get of websockets 17 reads or calls
@@ -693,13 +856,11 @@ def enable(b: list[Binding], api: Any) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             from websockets.legacy import protocol as legacy
-        rebind(
-            b,
-            legacy.WebSocketCommonProtocol,
-            "read_message",
-            _legacy_read_message(legacy, frames, api),
-            LIBRARY,
-        )
+        read_message, data_received = _legacy_read_message(legacy, frames, api)
+        common = legacy.WebSocketCommonProtocol
+        rebind(b, common, "read_message", read_message, LIBRARY)
+        if data_received is not None:
+            rebind(b, common, "data_received", data_received, LIBRARY)
         masked_by.append(framing)
     # Its compiled apply_mask (websockets.speedups) costs less per call than a cffi call and
     # masks as fast: only the pure-Python fallback, used where speedups was not built, is
