@@ -786,7 +786,7 @@ def test_websockets_legacy_read_message_takes_whole_messages_in_one_step(patchin
 @needs("websockets")
 def test_websockets_protocol_parse_reads_whole_frames_without_a_generator_each(patching):
     # patched, the frames of a read are read in one loop where they were received: no at_eof
-    # (nor Frame.parse) generator per frame, and only a frame left incomplete is buffered
+    # (nor Frame.parse) generator per frame, and nothing buffered
     from websockets import streams
     from websockets.protocol import Protocol, Side, State
 
@@ -832,9 +832,9 @@ def test_websockets_protocol_parse_reads_whole_frames_without_a_generator_each(p
     # unpatched: at_eof waiting from the start, the whole read buffered, then at_eof again
     # after every frame
     assert unpatched_calls[0] == [("at_eof", 0), ("feed_data", len(frames))] + [("at_eof", 0)] * 50
-    # patched: nothing buffered from a read of whole frames; the incomplete frame's 100 bytes;
-    # the rest of that frame read where it came, unbuffered
-    assert patched_calls == [[], [("feed_data", 100)], []]
+    # patched: nothing buffered, neither a read of whole frames nor the start of a frame
+    # whose header is all there (its payload is unmasked as it comes)
+    assert patched_calls == [[], [], []]
 
 
 @needs("websockets")

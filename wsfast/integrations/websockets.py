@@ -341,6 +341,7 @@ def _protocol_parse(
         me = self.parser  # Protocol.__init__ binds the generator before starting it
         data: bytes | None = None  # what receive_data handed over, read from ``pos`` on
         pos = 0
+        arriving: Any = None  # a masked frame whose payload is still arriving, and its state
         try:
             while True:
                 reader = self.reader
@@ -352,10 +353,22 @@ def _protocol_parse(
                         while pos < end:
                             max_size = _frame_limit(self)
                             found = header(data, mask, max_size, pos)
-                            if found is None or end - pos < found[1] + found[2]:
+                            if found is None:
+                                break
+                            opcode, size, length = found
+                            start = pos + size
+                            if end - start < length:
+                                if mask:  # its payload, from here on as it comes
+                                    write, finish = assemble(length, data[start - 4 : start])
+                                    write(data, start, end - start, 0)
+                                    arriving = (
+                                        opcode, length, data[pos], write, finish,
+                                        end - start, max_size,
+                                    )
+                                    pos = end
                                 break
                             frame = read_at(data, pos, found, mask, max_size, self.extensions)
-                            pos += found[1] + found[2]
+                            pos = start + length
                             if self.debug:
                                 self.logger.debug("< %s", frame)
                             self.recv_frame(frame)
@@ -376,15 +389,19 @@ def _protocol_parse(
                             self.logger.debug("< %s", frame)
                         self.recv_frame(frame)
 
+                    if arriving is None and mask:  # a buffered header, its payload to come
+                        max_size = _frame_limit(self)
+                        found = header(buf, mask, max_size)
+                        if found is not None:
+                            opcode, size, length = found
+                            write, finish = assemble(length, bytes(buf[size - 4 : size]))
+                            arriving = (opcode, length, buf[0], write, finish, 0, max_size)
+                            del buf[:size]
+
                     # a masked frame whose payload is still arriving, unmasked as it comes
-                    max_size = _frame_limit(self)
-                    found = header(buf, mask, max_size) if mask else None
-                    if found is not None:
-                        opcode, size, length = found
-                        head1 = buf[0]
-                        write, finish = assemble(length, bytes(buf[size - 4 : size]))
-                        del buf[:size]
-                        got = 0
+                    if arriving is not None:
+                        opcode, length, head1, write, finish, got, max_size = arriving
+                        arriving = None
                         while True:
                             if data is not None:  # the buffer is empty
                                 take = min(len(data), length - got)
@@ -623,14 +640,23 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
 
     def from_pending(self: Any, stream: Any, mask: bool) -> Any:
         """The message of the whole data frame with FIN at the start of the bytes handed
-        over, consumed; None (all of them flushed to the buffer) when there is none."""
+        over, consumed; for a masked one whose payload is still arriving, its header consumed
+        and ``(opcode, length, first header byte, key)`` for ``arriving``; None (all of them
+        flushed to the buffer) for anything else."""
         data, pos = self._wsfast_pending, self._wsfast_pos
-        if data[pos] & 0x8F in (0x81, 0x82):
+        # with an error pending the original's next readexactly raises it
+        if stream._exception is None and data[pos] & 0x8F in (0x81, 0x82):
             found = header(data, mask, self.max_size, pos)
             if found is not None:
                 opcode, size, length = found
                 start = pos + size
                 end = start + length
+                if end > len(data) and mask:
+                    if start == len(data):
+                        self._wsfast_pending = None
+                    else:
+                        self._wsfast_pos = start
+                    return opcode, length, data[pos], data[start - 4 : start]
                 if end <= len(data):
                     if end == len(data):
                         self._wsfast_pending = None
@@ -658,15 +684,11 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
         finally:
             self._wsfast_idle = False
 
-    async def arriving(self: Any, stream: Any, found: tuple[Any, int, int]) -> Any:
-        """The message of the masked data frame with FIN whose header ``found`` starts the
-        buffer, its payload unmasked as it arrives."""
+    async def arriving(self: Any, stream: Any, opcode: Any, length: int, head1: int, key: bytes) -> Any:
+        """The message of the masked data frame with FIN whose header was read, its payload
+        unmasked as it arrives (from the bytes handed over, or the buffer)."""
         buf = stream._buffer
-        opcode, size, length = found
-        head1 = buf[0]
-        key = bytes(buf[size - 4 : size])
         write, finish = assemble(length, key)
-        del buf[:size]
         got = 0
         while True:
             data = getattr(self, "_wsfast_pending", None)
@@ -708,6 +730,8 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
             while True:
                 if getattr(self, "_wsfast_pending", None) is not None:
                     got = from_pending(self, stream, mask)
+                    if type(got) is tuple:
+                        return await arriving(self, stream, *got)
                     if got is not None:
                         return got
                 buf = stream._buffer
@@ -719,7 +743,10 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
                             return message(frame)
                         found = header(buf, mask, self.max_size) if mask else None
                         if found is not None and stream._exception is None:
-                            return await arriving(self, stream, found)
+                            opcode, size, length = found
+                            head1, key = buf[0], bytes(buf[size - 4 : size])
+                            del buf[:size]
+                            return await arriving(self, stream, opcode, length, head1, key)
                 elif stream._exception is None and not stream._eof:
                     await wait(self, stream)
                     continue
@@ -743,6 +770,7 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
             and type(stream) is StreamReader
             and not stream._buffer
             and not stream._eof
+            and stream._exception is None
         ):
             # read_message waits in readexactly's place: it reads them where they are
             self._wsfast_pending, self._wsfast_pos = data, 0
