@@ -500,14 +500,11 @@ def _protocol_parse(
         return parse, None
 
     def receive_data(self: Any, data: Any) -> None:
-        parser = self.parser
-        if (
-            type(data) is bytes
-            and data
-            and not self.extensions  # see "Compressed reads" above
-            and getattr(self, "_wsfast_idle", None) is parser
-        ):
-            parser.send(data)  # the parser reads them where they are (see parse)
+        parser: Any = self.parser
+        waiting: Any = getattr(self, "_wsfast_idle", None)  # the generator waiting, if any
+        if type(data) is bytes and data and not self.extensions and waiting is parser:
+            # the parser reads them where they are (see parse; and "Compressed reads" above)
+            parser.send(data)
         else:
             self.reader.feed_data(data)
             next(parser)
@@ -732,8 +729,9 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
 
     async def read_message(self: Any) -> Any:
         stream: Any = self.reader
+        asyncio_reader = type(stream) is StreamReader  # its private state read as readexactly does
         if (
-            type(stream) is StreamReader
+            asyncio_reader
             and not self.debug
             # extensions that keep a frame's FIN (none, or websockets' permessage-deflate)
             and all(type(e) is PerMessageDeflate for e in self.extensions)
@@ -772,7 +770,8 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
         return read_message, None
 
     def data_received(self: Any, data: Any) -> None:
-        stream = self.reader
+        stream: Any = self.reader
+        asyncio_reader = type(stream) is StreamReader  # its private state read as readexactly does
         if getattr(self, "_wsfast_pending", None) is not None:
             flush(self, stream)  # what came before, first
         elif (
@@ -780,7 +779,7 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
             and type(data) is bytes
             and data
             and not self.extensions  # see "Compressed reads" above
-            and type(stream) is StreamReader
+            and asyncio_reader
             and not stream._buffer
             and not stream._eof
             and stream._exception is None
