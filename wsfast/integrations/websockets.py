@@ -367,7 +367,8 @@ def _protocol_parse(
                             if end - start < length:
                                 if mask:  # its payload, from here on as it comes
                                     write, finish = assemble(length, data[start - 4 : start])
-                                    write(data, start, end - start, 0)
+                                    if end > start:
+                                        write(data, start, end - start, 0)
                                     arriving = (
                                         opcode, length, data[pos], write, finish,
                                         end - start, max_size,
