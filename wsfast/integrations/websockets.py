@@ -161,6 +161,50 @@ def _whole_reader(
     return whole, from_header
 
 
+def _arriving(
+    reader: Any,
+    write: Callable[[Any, int, int, int], None],
+    length: int,
+    got: int,
+    data: Any,
+    idle: Callable[[bool], None],
+) -> Any:
+    """A generator reading the rest of a masked payload of ``length`` bytes of which ``got``
+    are written (``write(source, start, n, at)``, see ``assembler``) as it comes: from
+    ``data``, bytes handed over while the reader's buffer is empty, or from the buffer,
+    waiting (a ``yield``) where ``read_exact`` would, with its ``EOFError`` at the end of the
+    stream.  ``idle(True)`` and ``idle(False)`` come around each wait, which receives the next
+    bytes handed over (None: look in the buffer).  Returns ``(pos, data)``: where the bytes
+    handed over last were left, ``data`` None when all were taken."""
+    pos = 0
+    buf = reader.buffer
+    while True:
+        if data is not None:  # the buffer is empty
+            take = min(len(data), length - got)
+            write(data, 0, take, got)
+            pos = take
+            if take == len(data):
+                data = None
+        else:
+            take = min(len(buf), length - got)
+            if take:
+                write(buf, 0, take, got)
+                del buf[:take]
+        got += take
+        if got == length:
+            return pos, data
+        if reader.eof:
+            raise EOFError(f"stream ends after {got} bytes, expected {length} bytes")
+        idle(True)
+        data = yield
+        idle(False)
+        buf = reader.buffer
+
+
+def _never_idle(waiting: bool) -> None:
+    """``_arriving``'s ``idle`` where nothing hands bytes over."""
+
+
 def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
     """websockets' ``Frame.parse`` reading straight from its ``StreamReader``.
 
@@ -209,21 +253,7 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
                     key = bytes(buf[size - 4 : size])
                     del buf[:size]
                     write, finish = assemble(length, key)
-                    got = 0
-                    while True:
-                        take = min(len(buf), length - got)
-                        if take:
-                            write(buf, 0, take, got)
-                            del buf[:take]
-                            got += take
-                        if got == length:
-                            break
-                        if reader.eof:
-                            raise EOFError(
-                                f"stream ends after {got} bytes, expected {length} bytes"
-                            )
-                        yield
-                        buf = reader.buffer
+                    yield from _arriving(reader, write, length, 0, None, _never_idle)
                     data = finish()
                 return _decoded(cls, opcode, data, head1, extensions, max_size)
         return (
@@ -346,6 +376,11 @@ def _protocol_parse(
 
     def parse(self: Any) -> Any:
         me = self.parser  # Protocol.__init__ binds the generator before starting it
+
+        def idle(waiting: bool) -> None:
+            # receive_data hands bytes over to the generator waiting, named here
+            self._wsfast_idle = me if waiting else None
+
         data: bytes | None = None  # what receive_data handed over, read from ``pos`` on
         pos = 0
         arriving: Any = None  # a masked frame whose payload is still arriving, and its state
@@ -410,29 +445,7 @@ def _protocol_parse(
                     if arriving is not None:
                         opcode, length, head1, write, finish, got, max_size = arriving
                         arriving = None
-                        while True:
-                            if data is not None:  # the buffer is empty
-                                take = min(len(data), length - got)
-                                write(data, 0, take, got)
-                                pos = take
-                                if take == len(data):
-                                    data = None
-                            else:
-                                take = min(len(buf), length - got)
-                                if take:
-                                    write(buf, 0, take, got)
-                                    del buf[:take]
-                            got += take
-                            if got == length:
-                                break
-                            if reader.eof:
-                                raise EOFError(
-                                    f"stream ends after {got} bytes, expected {length} bytes"
-                                )
-                            self._wsfast_idle = me
-                            data = yield
-                            self._wsfast_idle = None
-                            buf = reader.buffer
+                        pos, data = yield from _arriving(reader, write, length, got, data, idle)
                         frame = _decoded(Frame, opcode, finish(), head1, self.extensions, max_size)
                         if self.debug:
                             self.logger.debug("< %s", frame)
@@ -443,9 +456,9 @@ def _protocol_parse(
 
                     if not buf and not reader.eof:
                         # the original's at_eof, waiting: receive_data may hand the bytes over
-                        self._wsfast_idle = me
+                        idle(True)
                         data = yield
-                        self._wsfast_idle = None
+                        idle(False)
                         pos = 0
                         continue
 
