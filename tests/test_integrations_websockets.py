@@ -914,3 +914,86 @@ def test_websockets_assembler_get_gives_the_same_messages_and_errors(patching):
     assert ("str", "héllo") in before and ("bytes", b"a view") in before
     assert any("UnicodeDecodeError" in str(x) for x in before)
     assert "late" in before and b"queued" in before
+
+
+def announced(length: int) -> bytes:
+    """A masked binary frame's header announcing ``length`` bytes, and three of them."""
+    return bytes([0x82, 0x80 | 127]) + length.to_bytes(8, "big") + KEY + b"abc"
+
+
+@needs("websockets")
+def test_websockets_a_huge_announced_payload_is_waited_for_not_allocated(patching):
+    # with no max_size a header may announce 2**62 bytes: unpatched websockets waits for them
+    # (buffering what comes); patched, a payload over ARRIVING is not allocated up front
+    from websockets.protocol import Protocol, Side, State
+
+    def run() -> list:
+        out = []
+        for length in (2**24 + 1, 2**40, 2**62):
+            p = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
+            p.receive_data(announced(length))
+            p.receive_data(b"more")
+            out.append((length, repr(p.parser_exc), p.state.name, len(p.reader.buffer)))
+        return out
+
+    out = compare(run, patching, "websockets", None)
+    assert all(exc == "None" and state == "OPEN" for _, exc, state, _ in out)
+
+
+@needs("websockets")
+def test_websockets_legacy_a_huge_announced_payload_is_waited_for(patching):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from websockets.legacy.protocol import WebSocketCommonProtocol
+
+    def run() -> list:
+        async def main(length: int) -> str:
+            proto = WebSocketCommonProtocol(max_size=None)
+            proto.is_client = False
+            task = asyncio.ensure_future(proto.read_message())
+            await asyncio.sleep(0)
+            proto.data_received(announced(length))
+            await asyncio.sleep(0.01)
+            if task.done():
+                return repr(task.exception())
+            task.cancel()
+            return "waiting"
+
+        return [asyncio.run(main(length)) for length in (2**24 + 1, 2**40, 2**62)]
+
+    assert compare(run, patching, "websockets", None) == ["waiting"] * 3
+
+
+@needs("websockets")
+def test_websockets_a_frame_arriving_keeps_the_extensions_of_its_header(patching):
+    # the client's compressed frame starts in the read of its request; the server agrees to
+    # permessage-deflate before the rest comes: as unpatched, the frame is read with the
+    # extensions of when its header came (none), so its RSV1 is a protocol error
+    import base64
+    import zlib
+
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+    from websockets.server import ServerProtocol
+
+    request = (
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: " + base64.b64encode(b"0123456789abcdef") + b"\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+    )
+    z = zlib.compressobj(wbits=-15)
+    data = frame(1, (z.compress(b"hello " * 50) + z.flush(zlib.Z_SYNC_FLUSH))[:-4], rsv=4)
+
+    def run() -> list:
+        p = ServerProtocol(extensions=[ServerPerMessageDeflateFactory()])
+        p.receive_data(request + data[:10])
+        for event in p.events_received():
+            p.send_response(p.accept(event))
+        agreed = [type(e).__name__ for e in p.extensions]
+        p.receive_data(data[10:])
+        frames = [(f.opcode.name, bytes(f.data), f.rsv1) for f in p.events_received()]
+        return [agreed, frames, repr(p.parser_exc), str(p.close_sent)]
+
+    out = compare(run, patching, "websockets", None)  # small pieces: websockets' own mask
+    assert out[0] == ["PerMessageDeflate"] and "ProtocolError" in out[2]

@@ -30,6 +30,12 @@ def _small_mask() -> Callable[[bytes, bytes], bytes] | None:
 LARGE = 8192
 
 
+# A masked payload still arriving is unmasked into its bytes object, allocated when its header
+# comes; a larger one is left to websockets' own code, which buffers it as it comes in (a
+# length a header announces is not yet data: with no max_size, 2**62 bytes can be announced)
+ARRIVING = 16 * 1024 * 1024
+
+
 def _largest() -> int | None:
     """The largest payload the patched parsers take: ``LARGE`` when websockets' compiled mask
     is there, no limit (None) when it was not built and its pure-Python mask would run."""
@@ -239,7 +245,7 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
             reader: Any = read_exact.__self__
             buf = reader.buffer
             found = header(buf, mask, max_size) if type(buf) is bytearray else None
-            if found is not None:
+            if found is not None and (not mask or found[2] <= ARRIVING):
                 frame = whole_from_header(cls, buf, found, mask, max_size, extensions)
                 if frame is not None:  # the whole frame was here
                     return frame
@@ -400,13 +406,13 @@ def _protocol_parse(
                             opcode, size, length = found
                             start = pos + size
                             if end - start < length:
-                                if mask:  # its payload, from here on as it comes
+                                if mask and length <= ARRIVING:  # its payload, as it comes
                                     write, finish = assemble(length, data[start - 4 : start])
                                     if end > start:
                                         write(data, start, end - start, 0)
                                     arriving = (
                                         opcode, length, data[pos], write, finish,
-                                        end - start, max_size,
+                                        end - start, max_size, self.extensions,
                                     )
                                     pos = end
                                 break
@@ -435,18 +441,23 @@ def _protocol_parse(
                     if arriving is None and mask:  # a buffered header, its payload to come
                         max_size = _frame_limit(self)
                         found = header(buf, mask, max_size)
-                        if found is not None:
+                        if found is not None and found[2] <= ARRIVING:
                             opcode, size, length = found
                             write, finish = assemble(length, bytes(buf[size - 4 : size]))
-                            arriving = (opcode, length, buf[0], write, finish, 0, max_size)
+                            arriving = (
+                                opcode, length, buf[0], write, finish, 0, max_size,
+                                self.extensions,
+                            )
                             del buf[:size]
 
                     # a masked frame whose payload is still arriving, unmasked as it comes
                     if arriving is not None:
-                        opcode, length, head1, write, finish, got, max_size = arriving
+                        # the extensions and limit of when its header came, as the original
+                        # calls Frame.parse with them then
+                        opcode, length, head1, write, finish, got, max_size, exts = arriving
                         arriving = None
                         pos, data = yield from _arriving(reader, write, length, got, data, idle)
-                        frame = _decoded(Frame, opcode, finish(), head1, self.extensions, max_size)
+                        frame = _decoded(Frame, opcode, finish(), head1, exts, max_size)
                         if self.debug:
                             self.logger.debug("< %s", frame)
                         self.recv_frame(frame)
@@ -674,12 +685,12 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
                 opcode, size, length = found
                 start = pos + size
                 end = start + length
-                if end > len(data) and mask:
+                if end > len(data) and mask and length <= ARRIVING:
                     if start == len(data):
                         self._wsfast_pending = None
                     else:
                         self._wsfast_pos = start
-                    return opcode, length, data[pos], data[start - 4 : start]
+                    return opcode, length, data[pos], data[start - 4 : start], self.extensions
                 if end <= len(data):
                     if end == len(data):
                         self._wsfast_pending = None
@@ -707,9 +718,12 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
         finally:
             self._wsfast_idle = False
 
-    async def arriving(self: Any, stream: Any, opcode: Any, length: int, head1: int, key: bytes) -> Any:
-        """The message of the masked data frame with FIN whose header was read, its payload
-        unmasked as it arrives (from the bytes handed over, or the buffer)."""
+    async def arriving(
+        self: Any, stream: Any, opcode: Any, length: int, head1: int, key: bytes, exts: Any
+    ) -> Any:
+        """The message of the masked data frame with FIN whose header was read (``exts``: the
+        extensions then), its payload unmasked as it arrives (from the bytes handed over, or
+        the buffer)."""
         buf = stream._buffer
         write, finish = assemble(length, key)
         got = 0
@@ -738,7 +752,7 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
             await wait(self, stream)
             buf = stream._buffer
         consumed(self, stream)
-        frame = _decoded(new_frame, opcode, finish(), head1, self.extensions, self.max_size)
+        frame = _decoded(new_frame, opcode, finish(), head1, exts, self.max_size)
         return message(frame)
 
     async def read_message(self: Any) -> Any:
@@ -766,11 +780,17 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
                         if frame is not None:
                             return message(frame)
                         found = header(buf, mask, self.max_size) if mask else None
-                        if found is not None and stream._exception is None:
+                        if (
+                            found is not None
+                            and found[2] <= ARRIVING
+                            and stream._exception is None
+                        ):
                             opcode, size, length = found
                             head1, key = buf[0], bytes(buf[size - 4 : size])
                             del buf[:size]
-                            return await arriving(self, stream, opcode, length, head1, key)
+                            return await arriving(
+                                self, stream, opcode, length, head1, key, self.extensions
+                            )
                 elif stream._exception is None and not stream._eof:
                     await wait(self, stream)
                     continue
