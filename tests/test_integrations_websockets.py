@@ -702,7 +702,9 @@ def test_websockets_legacy_read_message_gives_the_same_messages(
 
 
 @needs("websockets")
-def test_websockets_legacy_data_received_hands_a_read_to_a_waiting_read_message(patching):
+def test_websockets_legacy_data_received_hands_a_read_to_a_waiting_read_message(
+    patching, monkeypatch
+):
     # patched, a read that comes while read_message waits is read where it was received: none
     # of it goes to the StreamReader's buffer but the start of a frame still arriving
     import warnings
@@ -743,13 +745,10 @@ def test_websockets_legacy_data_received_hands_a_read_to_a_waiting_read_message(
         fed.clear()
         return asyncio.run(main()), list(fed)
 
-    asyncio.StreamReader.feed_data = feed_data  # type: ignore[method-assign]
-    try:
-        before, unpatched_fed = run()
-        patching("websockets")
-        after, patched_fed = run()
-    finally:
-        asyncio.StreamReader.feed_data = feed_data0  # type: ignore[method-assign]
+    monkeypatch.setattr(asyncio.StreamReader, "feed_data", feed_data)
+    before, unpatched_fed = run()
+    patching("websockets")
+    after, patched_fed = run()
     assert after == before == [f"m{i}" for i in range(20)] + [70000]
     assert unpatched_fed == [len(frames) + 1000, 29000, len(last) - 30000]
     assert patched_fed == []  # the last frame's 1000 bytes went to the buffer without it
@@ -784,7 +783,9 @@ def test_websockets_legacy_read_message_takes_whole_messages_in_one_step(patchin
 
 
 @needs("websockets")
-def test_websockets_protocol_parse_reads_whole_frames_without_a_generator_each(patching):
+def test_websockets_protocol_parse_reads_whole_frames_without_a_generator_each(
+    patching, monkeypatch
+):
     # patched, the frames of a read are read in one loop where they were received: no at_eof
     # (nor Frame.parse) generator per frame, and nothing buffered
     from websockets import streams
@@ -818,15 +819,11 @@ def test_websockets_protocol_parse_reads_whole_frames_without_a_generator_each(p
             out.append(list(calls))
         return out[0::2], out[1::2]
 
-    streams.StreamReader.at_eof = at_eof  # type: ignore[method-assign]
-    streams.StreamReader.feed_data = feed_data  # type: ignore[method-assign]
-    try:
-        before, unpatched_calls = run()
-        patching("websockets")
-        after, patched_calls = run()
-    finally:
-        streams.StreamReader.at_eof = at_eof0  # type: ignore[method-assign]
-        streams.StreamReader.feed_data = feed_data0  # type: ignore[method-assign]
+    monkeypatch.setattr(streams.StreamReader, "at_eof", at_eof)
+    monkeypatch.setattr(streams.StreamReader, "feed_data", feed_data)
+    before, unpatched_calls = run()
+    patching("websockets")
+    after, patched_calls = run()
     assert after == before
     assert [len(events) for events in before] == [50, 50, 51]
     # unpatched: at_eof waiting from the start, the whole read buffered, then at_eof again
