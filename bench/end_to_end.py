@@ -19,8 +19,9 @@ the one line README gives; ``wsfast.patch()`` with no names would also import ev
 installed library it can patch, a one-off cost (memory, a first full garbage collection over
 a larger heap) that has nothing to do with the codec.  Before any server starts, wsfast's
 modules are compiled to bytecode in the checkout, as pip compiles an installed package, so a
-patched server imports wsfast as an installed one does (compiling it at every start, with
-``PYTHONDONTWRITEBYTECODE`` set, left 2 MB of holes in the heap that decided the 64 KiB rows).
+patched server imports wsfast as an installed one does (compiled at every start, with
+``PYTHONDONTWRITEBYTECODE`` set, its import peaks near three times as high, see README, and
+leaves holes in the heap that moved the 64 KiB rows).
 
 The load client is this process: a raw socket that completes the handshake (offering
 ``permessage-deflate; client_max_window_bits`` as Chrome and Firefox do, for the compressed
@@ -438,8 +439,8 @@ def main() -> int:
 
     # wsfast's bytecode, written as pip writes an installed package's: the servers import it
     # from the checkout, where with PYTHONDONTWRITEBYTECODE set every patched server would
-    # compile it from source at each start (peak 2.7 MB, 2 MB left free in the heap), which
-    # the peers, installed with their bytecode, never do
+    # compile it from source at each start (README: the import's peak, with and without),
+    # which the peers, installed with their bytecode, never do
     compileall.compile_dir(str(ROOT / "wsfast"), quiet=1)
     sys.path.insert(0, str(ROOT))
     import wsfast

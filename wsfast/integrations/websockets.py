@@ -312,8 +312,9 @@ _RECEIVE_NAMES = frozenset({"reader", "feed_data", "next", "parser"})
 # the legacy data_received hand nothing over: every read goes to the buffer, as in websockets, and the
 # frames are read from there.  A read of compressed 64 KiB messages holds about 37 of them,
 # inflated to 2.4 MB before the application reads the first; handed over, the servers' heap
-# was trimmed and faulted in again for nearly every message (bench/end_to_end.py: 13.9 faults
-# a message against 5.6 unpatched, 0.81x), through the buffer as unpatched (6.1, 0.91-1.00x).
+# was trimmed and faulted in again for nearly every message (bench/end_to_end.py --servers
+# websockets at e9baaab: 13.9 faults a message against 5.6 unpatched, 0.81x), through the
+# buffer as unpatched (6.1, 0.91-1.00x).
 
 
 def _protocol_parse(
