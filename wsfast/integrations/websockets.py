@@ -113,19 +113,30 @@ def _decoded(
 
 
 def _whole_reader(
-    frames: Any, api: Any, unmasked: Callable[[Any], Any] = lambda piece: piece
-) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """``(whole, from_header)``.  ``whole(cls, buf, mask, max_size, extensions, consumed=None)``: the frame at the start
-    of ``buf`` (a stream reader's bytearray) when it is all there and ``header`` takes it,
+    frames: Any, api: Any, kind: type = bytearray
+) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """``(whole, from_header, at)``.
+
+    ``whole(cls, buf, mask, max_size, extensions, consumed=None)``: the frame at the start of
+    ``buf`` (a stream reader's bytearray) when it is all there and ``header`` takes it,
     consumed from ``buf`` (then ``consumed()``, when given) and decoded as websockets'
     ``Frame.parse`` returns it (``cls`` the class it is called on; the payload unmasked out of
-    the buffer, or, unmasked, the slice of it ``unmasked`` makes: as it is, as ``read_exact``
-    returns it, or bytes, as asyncio's ``readexactly`` does); None, consuming nothing,
-    otherwise.  ``from_header(cls, buf, found, mask, ...)`` is the same for a header
-    ``header`` has already read (``found``), so that a caller that needs it anyway reads it
-    once."""
+    the buffer, or, unmasked, copied as ``kind``: a bytearray, as ``read_exact`` returns it, or
+    bytes, as asyncio's ``readexactly`` does); None, consuming nothing, otherwise.
+    ``from_header(cls, buf, found, mask, ...)`` is the same for a header ``header`` has
+    already read (``found``), so that a caller that needs it anyway reads it once.
+    ``at(cls, data, pos, found, mask, max_size, extensions)``: the same frame read from
+    ``data[pos:]`` (the bytes of one read), all there, consuming nothing."""
     header = _header_reader(frames)
     unmask = slice_unmasker(api, _small_mask())
+
+    def payload_at(data: Any, pos: int, found: tuple[Any, int, int], mask: bool) -> Any:
+        _, size, length = found
+        start = pos + size
+        if mask:
+            return unmask(data, start, length, bytes(data[start - 4 : start]), 0)
+        with memoryview(data) as view:  # released before a bytearray is resized
+            return kind(view[start : start + length])
 
     def whole(
         cls: Any,
@@ -149,22 +160,29 @@ def _whole_reader(
         extensions: Any,
         consumed: Callable[[], Any] | None = None,
     ) -> Any:
-        opcode, size, length = found
-        end = size + length
+        end = found[1] + found[2]
         if len(buf) < end:
             return None
         head1 = buf[0]
-        data: Any
-        if mask:
-            data = unmask(buf, size, length, bytes(buf[size - 4 : size]), 0)
-        else:
-            data = unmasked(buf[size:end])
+        data = payload_at(buf, 0, found, mask)
         del buf[:end]
         if consumed is not None:
             consumed()
-        return _decoded(cls, opcode, data, head1, extensions, max_size)
+        return _decoded(cls, found[0], data, head1, extensions, max_size)
 
-    return whole, from_header
+    def at(
+        cls: Any,
+        data: Any,
+        pos: int,
+        found: tuple[Any, int, int],
+        mask: bool,
+        max_size: int | None,
+        extensions: Any,
+    ) -> Any:
+        payload = payload_at(data, pos, found, mask)
+        return _decoded(cls, found[0], payload, data[pos], extensions, max_size)
+
+    return whole, from_header, at
 
 
 def _arriving(
@@ -231,7 +249,7 @@ def _parse(frames: Any, streams: Any, api: Any) -> classmethod:
     header = _header_reader(frames)
     unmask = slice_unmasker(api, _small_mask())
     assemble = assembler(api, unmask)
-    _, whole_from_header = _whole_reader(frames, api)
+    _, whole_from_header, _ = _whole_reader(frames, api)
 
     def parse(
         cls: Any,
@@ -360,26 +378,9 @@ def _protocol_parse(
     Frame, StreamReader, SERVER = protocol.Frame, streams.StreamReader, protocol.SERVER
     ProtocolError, PayloadTooBig = protocol.ProtocolError, protocol.PayloadTooBig
     CloseCode = protocol.CloseCode
-    whole, _ = _whole_reader(frames, api)
+    whole, _, read_at = _whole_reader(frames, api)
     header = _header_reader(frames, any_size=True)
-    unmask = slice_unmasker(api, _small_mask())
-    assemble = assembler(api, unmask)
-
-    def read_at(
-        data: bytes, pos: int, found: tuple[Any, int, int], mask: bool,
-        max_size: int | None, extensions: Any,
-    ) -> Any:
-        """The whole frame at ``data[pos:]`` (``found`` its header), as ``Frame.parse``
-        returns it: unmasked into bytes, or, unmasked, as a bytearray as ``read_exact`` gives."""
-        opcode, size, length = found
-        start = pos + size
-        payload: Any
-        if mask:
-            payload = unmask(data, start, length, data[start - 4 : start], 0)
-        else:
-            with memoryview(data) as view:
-                payload = bytearray(view[start : start + length])
-        return _decoded(Frame, opcode, payload, data[pos], extensions, max_size)
+    assemble = assembler(api, slice_unmasker(api, _small_mask()))
 
     def parse(self: Any) -> Any:
         me = self.parser  # Protocol.__init__ binds the generator before starting it
@@ -417,7 +418,7 @@ def _protocol_parse(
                                     )
                                     pos = end
                                 break
-                            frame = read_at(data, pos, found, mask, max_size, self.extensions)
+                            frame = read_at(Frame, data, pos, found, mask, max_size, self.extensions)
                             pos = start + length
                             if self.debug:
                                 self.logger.debug("< %s", frame)
@@ -546,7 +547,7 @@ def _legacy_whole(frames: Any, api: Any) -> Callable[[Any, bool, int | None, Any
     a header ``header`` takes, as a ``websockets.frames.Frame`` decoded and checked as the
     legacy ``Frame.read`` does, consumed as ``readexactly`` would (resuming a paused
     transport); None, the buffer untouched, otherwise."""
-    read, _ = _whole_reader(frames, api, bytes)
+    read, _, _ = _whole_reader(frames, api, bytes)
     new_frame = frames.Frame
 
     def whole(stream: Any, mask: bool, max_size: int | None, extensions: Any) -> Any:
@@ -643,9 +644,9 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
     StreamReader = asyncio.StreamReader
     IncompleteReadError = asyncio.IncompleteReadError
     whole = _legacy_whole(frames, api)
+    _, _, at = _whole_reader(frames, api, bytes)
     header = _header_reader(frames, any_size=True)
-    unmask = slice_unmasker(api, _small_mask())
-    assemble = assembler(api, unmask)
+    assemble = assembler(api, slice_unmasker(api, _small_mask()))
     new_frame = frames.Frame
     TEXT, BINARY = frames.Opcode.TEXT, frames.Opcode.BINARY
     from websockets.extensions.permessage_deflate import PerMessageDeflate
@@ -698,15 +699,8 @@ def _legacy_read_message(legacy: Any, frames: Any, api: Any) -> tuple[Any, Any]:
                     else:
                         self._wsfast_pos = end
                     consumed(self, stream)
-                    payload = (
-                        unmask(data, start, length, data[start - 4 : start], 0)
-                        if mask
-                        else data[start:end]
-                    )
                     return message(
-                        _decoded(
-                            new_frame, opcode, payload, data[pos], self.extensions, self.max_size
-                        )
+                        at(new_frame, data, pos, found, mask, self.max_size, self.extensions)
                     )
         flush(self, stream)
         return None
