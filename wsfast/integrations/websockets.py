@@ -852,9 +852,9 @@ def _assembler_get(messages: Any, frames: Any) -> Any:
 
     The original marks a get in progress, awaits the frame queue's ``get``, collects the
     message's frames in a list and joins their payloads through a generator before decoding.
-    When no get is in progress and the first queued frame is a whole message (FIN) no larger
-    than the frames the patch reads (``LARGE``), this one takes it off the queue as that
-    ``get`` would, lets the reader resume as the original does
+    When no get is in progress and the first queued frame is a whole message (FIN), of any
+    size (the patched ``Protocol.parse`` reads frames of every size), this one takes it off
+    the queue as that ``get`` would, lets the reader resume as the original does
     (``maybe_resume``), and returns what it returns: the payload as bytes (a bytearray or
     memoryview copied, as ``b"".join`` does), decoded when ``decode`` says so or, by default,
     for a text frame (the same ``UnicodeDecodeError``).  Anything else (an empty queue to
@@ -865,14 +865,11 @@ def _assembler_get(messages: Any, frames: Any) -> Any:
     if set(get0.__code__.co_names) != _GET_NAMES:
         return None
     TEXT, BINARY = frames.Opcode.TEXT, frames.Opcode.BINARY
-    largest = _largest()
-    if largest is None:
-        largest = 2**63
 
     async def get(self: Any, decode: bool | None = None) -> Any:
         if not self.get_in_progress:
             queue = self.frames.queue
-            if queue and queue[0].fin and len(queue[0].data) <= largest:
+            if queue and queue[0].fin:
                 frame = queue.popleft()
                 self.maybe_resume()
                 opcode = frame.opcode
