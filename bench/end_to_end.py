@@ -4,6 +4,7 @@
     python bench/end_to_end.py --starts 5 --servers uvicorn-wsproto,hypercorn
     python bench/end_to_end.py --markdown        # also the README table
     python bench/end_to_end.py --pin-malloc      # glibc's heap trimming out of the picture
+    python bench/end_to_end.py --profile --servers hypercorn --scale 10   # where the CPU goes
 
 Servers, each started in its own process (``--serve``), the way they are deployed:
 
@@ -41,6 +42,14 @@ start takes about 0, another 16, another 30-40 faults per message, with or witho
 ``--pin-malloc`` (a diagnosis, not a deployment) starts every server, patched and unpatched,
 with glibc's trimming and mmap thresholds fixed (``MALLOC_TRIM_THRESHOLD_``,
 ``MALLOC_MMAP_THRESHOLD_`` at 4 MiB), which takes that lottery out of the comparison.
+``--profile`` (a diagnosis, needs py-spy) samples each measured server with py-spy and
+splits its busy samples (those not waiting in the event loop's selector) into the codec's,
+every sample with a frame of the library (wsproto, or websockets' sans-I/O reading and
+framing modules) or of wsfast on its stack, and the rest of the server: socket reads, the
+event loop, the server's own buffering and its app.  From the patched server's split it
+prints what a codec that cost nothing would give, unpatched / (patched x the rest's share),
+the bound for that server's ratio.  The sampling takes CPU of its own on a 2-core machine:
+use it with ``--scale 10`` for enough samples and take the timings of a run without it.
 ``--instead MODULES`` (a diagnosis too) has the "patched" server import those modules
 (comma-separated; ``wsfast`` imports wsfast and patches nothing) instead of patching, to tell
 what the import alone does to a server from what the patch does.
@@ -370,6 +379,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# --profile: a frame of the codec is one whose file (as py-spy names it, "function (module
+# path:line)") starts with one of these.  Only the
+# wsproto servers are split: websockets' asyncio and legacy modules mix its reading and
+# framing with the connection's I/O and buffering, so no file boundary separates the two
+CODEC_FILES = {"wsproto": ("(wsproto/", "(wsfast/")}
+# a sample whose innermost frame is one of these is the event loop waiting, not work
+IDLE_LEAVES = ("Selector.select (selectors.py",)
+
+
+class Sampler:
+    """py-spy recording one server process while it is measured (``--profile``)."""
+
+    def __init__(self, pid: int, path: str) -> None:
+        self.path = path
+        spy = Path(sys.executable).with_name("py-spy")
+        try:
+            self.proc = subprocess.Popen(
+                [str(spy) if spy.exists() else "py-spy", "record", "--nonblocking", "-r", "499", "-f", "raw", "-o", path,
+                 "-p", str(pid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except FileNotFoundError:
+            raise SystemExit("--profile needs py-spy on PATH: pip install py-spy") from None
+        time.sleep(1.0)  # attached before the messages go out (idle samples are left out)
+
+    def stop(self, library: str) -> tuple[int, int]:
+        """(busy samples, of which the codec's)."""
+        self.proc.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
+        if self.proc.wait(timeout=30) != 0 or not os.path.exists(self.path):
+            raise SystemExit(f"py-spy could not sample the server (exit {self.proc.returncode})")
+        busy = codec = 0
+        with open(self.path) as f:
+            for line in f:
+                stack, _, count = line.rstrip("\n").rpartition(" ")
+                frames = stack.split(";")
+                if frames[-1].startswith(IDLE_LEAVES):
+                    continue
+                busy += int(count)
+                if any(mark in frame for frame in frames for mark in CODEC_FILES[library]):
+                    codec += int(count)
+        os.unlink(self.path)
+        return busy, codec
+
+
 # --pin-malloc: glibc's heap trimming and mmap threshold fixed for every server (both modes),
 # so that a 64 KiB message's buffers are not given back to the kernel and faulted in again
 PINNED_MALLOC = {"MALLOC_TRIM_THRESHOLD_": "4194304", "MALLOC_MMAP_THRESHOLD_": "4194304"}
@@ -427,6 +481,12 @@ def main() -> int:
         help="a diagnosis: the patched server imports these modules (comma-separated;"
         " wsfast: wsfast without patching) instead of patching",
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="a diagnosis (needs py-spy): the share of each server's busy samples in the codec,"
+        " and the ratio a codec that cost nothing would give",
+    )
     p.add_argument("--serve", nargs=3, metavar=("KIND", "PORT", "PATCHED"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
@@ -459,6 +519,7 @@ def main() -> int:
         print(f"diagnosis: the patched servers import {args.instead} instead of patching")
     results: dict[tuple[str, str, str], list[float]] = {}
     faults: dict[tuple[str, str, str], list[float]] = {}
+    shares: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
     for server in servers:
         for start in range(args.starts):
             order = (False, True) if start % 2 == 0 else (True, False)
@@ -473,7 +534,16 @@ def main() -> int:
                         # warm-up: the same workload, shorter, unmeasured (the first messages
                         # of a fresh process pay for its first full garbage collections)
                         measure(port, size, max(10, n // 3), deflate)
+                        sampler = (
+                            Sampler(proc.pid, f"/tmp/wsfast-e2e-{os.getpid()}-{port}.txt")
+                            if args.profile and LIBRARY[server] in CODEC_FILES
+                            else None
+                        )
                         ns, flt = measure(port, size, n, deflate)
+                        if sampler is not None:
+                            shares.setdefault((server, name, mode), []).append(
+                                sampler.stop(LIBRARY[server])
+                            )
                     finally:
                         err = stop_server(proc)
                     if patched and "patched" not in err:
@@ -523,6 +593,31 @@ def main() -> int:
         md.append(f"| {server} | " + " | ".join(cells) + " |")
     if args.markdown:
         print("\n" + "\n".join(md))
+    if shares:
+        print(
+            "\nprofile (py-spy): the codec's share of the server's busy samples, unpatched /"
+            " patched (summed over starts), and unpatched / (patched x the rest's share): the"
+            " ratio if the patched codec cost nothing"
+        )
+        print(f"{'server':<20} {'workload':<15} {'codec share u/p':>15}  {'free codec':>10}"
+              f"  {'busy samples u/p':>16}")
+        for server in servers:
+            if LIBRARY[server] not in CODEC_FILES:
+                print(f"{server:<20} not split (no file boundary between its codec and its I/O)")
+                continue
+            for name, *_ in WORKLOADS:
+                share, busy = {}, {}
+                for mode in ("unpatched", "patched"):
+                    busy[mode] = sum(b for b, _ in shares[server, name, mode])
+                    codec = sum(c for _, c in shares[server, name, mode])
+                    share[mode] = codec / max(1, busy[mode])
+                u = statistics.median(results[server, name, "unpatched"])
+                q = statistics.median(results[server, name, "patched"])
+                bound = u / (q * (1 - share["patched"])) if share["patched"] < 1 else float("inf")
+                print(
+                    f"{server:<20} {name:<15} {share['unpatched']:>7.0%} / {share['patched']:<5.0%}"
+                    f"  {bound:>9.2f}x  {busy['unpatched']:>8}/{busy['patched']}"
+                )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
