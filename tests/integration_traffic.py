@@ -95,6 +95,7 @@ def messages(key: bytes | None) -> bytes:
             frame(10, b"", **k),
             frame(0, TEXT[200:], **k),
             frame(1, "𝄞 ∀x∈ℝ".encode() * 500, **k),  # 4-byte code points, 6 000 bytes
+            frame(1, "κόσμε ∀x ".encode() * 1500, **k),  # 21 000 bytes: a large text message
             frame(8, close_payload(1000, "bye 👋".encode()), **k),
         ]
     )
@@ -254,6 +255,7 @@ def compressed_conversations(key: bytes | None, takeover: bool) -> dict[str, byt
             frame(1, deflate(b"hello"), rsv=4, **k),
             frame(2, deflate(random.Random(7).randbytes(5000)), rsv=4, **k),  # incompressible
             frame(1, b"plain", **k),  # a message sent uncompressed
+            frame(1, TEXT * 40, **k),  # a large one sent uncompressed (13 600 bytes)
             frame(2, deflate(BIG), rsv=4, **k),
             frame(9, b"are you there?", **k),
             frame(1, whole[:7], fin=False, rsv=4, **k),  # compressed, in three fragments

@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from ._shared import Binding, rebind, slice_unmasker
+from ._shared import SCRATCH_FROM, Binding, rebind, scratch_decoder, slice_unmasker
 
 LIBRARY = "wsproto"  # the name wsfast.patch() takes
 MODULE = "wsproto"  # the module it imports
@@ -51,6 +51,9 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
     unpack_q = struct.Struct("!Q").unpack_from
     apply_mask_inplace = api.apply_mask_inplace
     unmask = slice_unmasker(api)
+    scratch_text = scratch_decoder(api)
+    scratch_from = SCRATCH_FROM  # smaller text frames are not worth its call
+    TEXT_OPCODE = Opcode.TEXT
 
     class XorMaskerSimple:
         """wsproto's masker: ``process(data) -> bytearray``, key phase kept across calls."""
@@ -168,12 +171,14 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
             self._pos = p + held - len(buffer)
             return done
 
-        def _whole_frame(self) -> tuple[Any, bytes] | None:
+        def _whole_frame(self, text: bool = False) -> tuple[Any, Any] | None:
             """``(opcode, payload)`` of the next frame when it is the common case, a whole
             unfragmented frame already received (FIN, no reserved bit but a compressed
             whole message's RSV1, a minimal length) while no frame is open, consumed with
             what wsproto's calls leave behind for it (a compressed one inflated); None,
-            consuming nothing, for anything else."""
+            consuming nothing, for anything else.  With ``text``, a large masked text
+            payload that is valid UTF-8 comes as its str, decoded from a reused buffer
+            (``scratch_text``), with no bytes object of it in between."""
             pmd = self._pmd
             if self.header is not None or not (
                 self._plain or (pmd is not None and pmd._inbound_compressed is None)
@@ -212,7 +217,17 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
             self._pos = end
             start = end - length
             if b1 & 0x80:
-                payload = unmask(d, start, length, bytes(d[start - 4 : start]), 0)
+                payload: Any = None
+                if (
+                    text
+                    and length >= scratch_from
+                    and opcode is TEXT_OPCODE
+                    and not compressed
+                    and scratch_text
+                ):
+                    payload = scratch_text(d, start, length, bytes(d[start - 4 : start]))
+                if payload is None:
+                    payload = unmask(d, start, length, bytes(d[start - 4 : start]), 0)
             else:
                 payload = bytes(d[start:end])
             if pmd is not None:
@@ -493,12 +508,14 @@ def _connection(
                     # a whole unfragmented frame while no message is open: a data message
                     # straight to its event
                     try:
-                        whole = whole_frame()
+                        whole = whole_frame(True)
                         if whole is not None:
                             opcode, payload = whole
                             if opcode is TEXT:
                                 try:
-                                    frame = text_message(payload.decode("utf-8"), True, True)
+                                    if type(payload) is not str:
+                                        payload = payload.decode("utf-8")
+                                    frame = text_message(payload, True, True)
                                 except UnicodeDecodeError as exc:
                                     raise ParseFailed(str(exc), invalid_data)
                             elif opcode is BINARY:

@@ -1,0 +1,106 @@
+"""The pooled-buffer text decode the integrations use for large masked text payloads
+(``_shared.scratch_decoder``): the str of what unmasking and decoding would give, None for
+anything it does not take (invalid UTF-8, sizes outside its range) so that the caller's own
+decode raises as before, and correct when threads decode at once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from wsfast import _pure
+from wsfast.integrations import _shared
+
+from .framing import KEY, frame
+
+
+def masked(text: bytes, lead: bytes = b"") -> tuple[bytes, int]:
+    """``lead`` + a masked text frame of ``text``, and where its payload starts."""
+    data = lead + frame(1, text, mask=KEY)
+    return data, len(data) - len(text)
+
+
+def texts() -> dict[str, bytes]:
+    return {
+        "ascii 8 KiB": b"x" * _shared.SCRATCH_FROM,
+        "mixed, an odd size": ("κόσμε 𝄞 ∀x∈ℝ ascii ".encode() * 3000)[:70001],
+        "largest": "é".encode() * (_shared.SCRATCH_UP_TO // 2),
+    }
+
+
+def test_scratch_decoder_is_the_c_backends_only(api):
+    decode = _shared.scratch_decoder(api)
+    if api.backend is _pure:
+        assert decode is None
+    else:
+        assert callable(decode)
+
+
+@pytest.fixture
+def decode(api):
+    made = _shared.scratch_decoder(api)
+    if made is None:  # the pure backend: nothing to decode with (checked above)
+        assert api.backend is _pure
+        pytest.skip("the pure backend has no scratch decoder (test above holds it)")
+    return made
+
+
+def test_gives_the_str_of_unmasking_then_decoding(decode):
+    for name, text in texts().items():
+        text = text.decode("utf-8", "ignore").encode()  # whole code points only
+        for lead in (b"", b"\x81\x00" * 3):
+            data, start = masked(text, lead)
+            assert decode(data, start, len(text), KEY) == text.decode(), name
+            assert decode(bytearray(data), start, len(text), KEY) == text.decode(), name
+
+
+def test_gives_none_for_what_the_callers_decode_must_reject(decode):
+    good = "ασδφ".encode() * 3000
+    for bad in (
+        good + b"\xff",  # invalid byte at the end
+        b"\xc3\x28" + good,  # invalid at the start
+        good + "€".encode()[:2],  # cut inside a code point
+        good[:5001] + b"a" * 4000,  # a code point cut in the middle
+    ):
+        data, start = masked(bad)
+        assert decode(data, start, len(bad), KEY) is None
+        with pytest.raises(UnicodeDecodeError):
+            bad.decode("utf-8")
+
+
+def test_leaves_sizes_outside_its_range_to_the_caller(decode):
+    for n in (0, 125, _shared.SCRATCH_FROM - 1, _shared.SCRATCH_UP_TO + 1):
+        data, start = masked(b"a" * n)
+        assert decode(data, start, n, KEY) is None
+
+
+def test_a_larger_payload_after_a_smaller_one(decode):
+    # buffers are kept as large as the payload they were taken for: a longer one needs more
+    for n in (_shared.SCRATCH_FROM, _shared.SCRATCH_UP_TO, _shared.SCRATCH_FROM + 1,
+              _shared.SCRATCH_UP_TO):
+        text = bytes(97 + i % 26 for i in range(n))
+        data, start = masked(text)
+        assert decode(data, start, n, KEY) == text.decode()
+
+
+def test_threads_decoding_at_once_each_get_their_own(decode):
+    payloads = [bytes([97 + t]) * (20000 + 1000 * t) + "ü".encode() for t in range(6)]
+    frames = [masked(p) for p in payloads]
+    wrong: list[int] = []
+    start_line = threading.Barrier(len(payloads))
+
+    def work(t: int) -> None:
+        data, start = frames[t]
+        want = payloads[t].decode()
+        start_line.wait()
+        for _ in range(300):
+            if decode(data, start, len(payloads[t]), KEY) != want:
+                wrong.append(t)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(len(payloads))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not wrong
