@@ -2,9 +2,10 @@
 
     python bench/patched_peers.py              # 3 process starts x 15 rounds
     python bench/patched_peers.py --rounds 5 --processes 5
+    python bench/patched_peers.py --read 256   # reads of 256 KiB, as uvicorn's
 
 Each workload is a stream of masked client frames, each one a whole text message, cut into
-64 KiB reads as a socket hands them over (freshly sliced bytes objects on every pass, as a
+64 KiB reads (``--read``) as a socket hands them over (freshly sliced bytes objects on every pass, as a
 socket gives a new object per read), and decoded by a server-side connection the way its
 users get messages:
 
@@ -262,6 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         help="process starts, each running every round (default 3; --quick: 1): the figures"
         " at 64 KiB follow the allocator's state, which differs from one start to the next",
     )
+    parser.add_argument(
+        "--read",
+        type=int,
+        default=64,
+        metavar="KIB",
+        help="KiB per receive_data call (default 64, hypercorn's reads; uvicorn's are 256)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -269,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.processes > 1 and not args.child:
         return over_processes(args.processes, sys.argv[1:] if argv is None else argv)
 
-    global MIN_NS, CLOCK
+    global MIN_NS, CLOCK, READ
+    READ = args.read * KiB
     if args.quick:
         MIN_NS = 2_000_000
     CLOCK = time.process_time_ns if args.clock == "cpu" else time.perf_counter_ns

@@ -252,23 +252,27 @@ def scratch_decoder(api: Any) -> Callable[[Any, int, int, bytes], str | None] | 
     if fill is None:
         return None
     _, c_mask, from_buffer = fill
-    pool: list[mmap.mmap] = []
+    # each buffer with a pointer to it and a view of it, made once: (pointer, view, size)
+    pool: list[tuple[Any, memoryview, int]] = []
     take, give = pool.pop, pool.append
     low, high, kept = SCRATCH_FROM, SCRATCH_UP_TO, SCRATCH_KEPT
+
+    def buffer_for(n: int) -> tuple[Any, memoryview, int]:
+        mapped = new_buffer(n)
+        return from_buffer(mapped), memoryview(mapped), len(mapped)
 
     def decode(data: Any, start: int, n: int, key: bytes) -> str | None:
         if not low <= n <= high:
             return None
         try:
             buffer = take()
-            if len(buffer) < n:
-                buffer = new_buffer(n)
+            if buffer[2] < n:
+                buffer = buffer_for(n)
         except IndexError:
-            buffer = new_buffer(n)
+            buffer = buffer_for(n)
         try:
-            c_mask(from_buffer(data) + start, from_buffer(buffer), n, key, 0)
-            with memoryview(buffer) as view:
-                return str(view[:n], "utf-8")
+            c_mask(from_buffer(data) + start, buffer[0], n, key, 0)
+            return str(buffer[1][:n], "utf-8")
         except UnicodeDecodeError:
             return None
         finally:
