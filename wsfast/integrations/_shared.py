@@ -5,7 +5,6 @@ helpers the frame parsers read payloads with."""
 from __future__ import annotations
 
 import mmap
-
 from collections.abc import Callable
 from typing import Any
 
@@ -235,8 +234,6 @@ def slice_unmasker(
     return unmask
 
 
-
-
 def scratch_decoder(api: Any) -> Callable[[Any, int, int, bytes], str | None] | None:
     """``decode(data, start, n, key) -> str | None``: ``data[start:start + n]`` unmasked with
     ``key`` (phase 0) and decoded as UTF-8, or None when it is not valid UTF-8 or outside the
@@ -286,9 +283,8 @@ def new_buffer(n: int) -> mmap.mmap:
     """A scratch buffer of at least ``n`` bytes (whole 64 KiB), mapped on its own instead of
     taken from the heap.  Kept for the life of the process, a heap block this large would sit
     wherever the heap's top was when it was made and change what glibc can give back to the
-    kernel from then on; mapped apart, the pool leaves the heap's layout as it was.  (In the
-    uvicorn server of ``bench/end_to_end.py``, a heap-allocated pool made the patched server
-    fault 10 times per 64 KiB message in runs of 300 messages, 0.3 in runs of 600.)"""
+    kernel from then on (at 64 KiB messages, how often a server faults its heap back in
+    follows such placements); mapped apart, the pool leaves the heap's layout as it was."""
     return mmap.mmap(-1, -(-n // 65536) * 65536)
 
 
