@@ -9,10 +9,14 @@ import threading
 
 import pytest
 
-from wsfast import _pure
+from wsfast import _backend, _pure
 from wsfast.integrations import _shared
 
+from .conftest import BACKENDS, FORCED, NO_C
 from .framing import KEY, frame
+
+# the tests below take the C backend's decoder (the pure backend has none: the first test)
+c_only = pytest.mark.skipif(NO_C, reason="WSFAST_NO_EXTENSIONS=1 run: the C backend is not under test")
 
 
 def masked(text: bytes, lead: bytes = b"") -> tuple[bytes, int]:
@@ -37,15 +41,20 @@ def test_scratch_decoder_is_the_c_backends_only(api):
         assert callable(decode)
 
 
-@pytest.fixture
-def decode(api):
-    made = _shared.scratch_decoder(api)
-    if made is None:  # the pure backend: nothing to decode with (checked above)
-        assert api.backend is _pure
-        pytest.skip("the pure backend has no scratch decoder (test above holds it)")
-    return made
+@pytest.fixture(params=[b for b in BACKENDS if b != "python"])
+def decode(request):
+    """The scratch decoder of the C backend, on each of its masking kernels in turn."""
+    c = _backend.load_c()
+    c.use_kernel(request.param[2:])
+    try:
+        made = _shared.scratch_decoder(_backend.bind(c))
+        assert made is not None
+        yield made
+    finally:
+        c.use_kernel(FORCED)
 
 
+@c_only
 def test_gives_the_str_of_unmasking_then_decoding(decode):
     for name, text in texts().items():
         text = text.decode("utf-8", "ignore").encode()  # whole code points only
@@ -55,6 +64,7 @@ def test_gives_the_str_of_unmasking_then_decoding(decode):
             assert decode(bytearray(data), start, len(text), KEY) == text.decode(), name
 
 
+@c_only
 def test_gives_none_for_what_the_callers_decode_must_reject(decode):
     good = "ασδφ".encode() * 3000
     for bad in (
@@ -69,12 +79,14 @@ def test_gives_none_for_what_the_callers_decode_must_reject(decode):
             bad.decode("utf-8")
 
 
+@c_only
 def test_leaves_sizes_outside_its_range_to_the_caller(decode):
     for n in (0, 125, _shared.SCRATCH_FROM - 1, _shared.SCRATCH_UP_TO + 1):
         data, start = masked(b"a" * n)
         assert decode(data, start, n, KEY) is None
 
 
+@c_only
 def test_a_larger_payload_after_a_smaller_one(decode):
     # buffers are kept as large as the payload they were taken for: a longer one needs more
     for n in (_shared.SCRATCH_FROM, _shared.SCRATCH_UP_TO, _shared.SCRATCH_FROM + 1,
@@ -84,6 +96,7 @@ def test_a_larger_payload_after_a_smaller_one(decode):
         assert decode(data, start, n, KEY) == text.decode()
 
 
+@c_only
 def test_threads_decoding_at_once_each_get_their_own(decode):
     payloads = [bytes([97 + t]) * (20000 + 1000 * t) + "ü".encode() for t in range(6)]
     frames = [masked(p) for p in payloads]
