@@ -5,6 +5,7 @@ decode raises as before, and correct when threads decode at once."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -117,3 +118,47 @@ def test_threads_decoding_at_once_each_get_their_own(decode):
     for th in threads:
         th.join()
     assert not wrong
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_writes_into_its_own_copy_of_the_buffers():
+    # a pool made before a fork (a server warmed up, then forking its workers) must not be
+    # memory the two processes share: each would unmask into the other's message
+    buffer = _shared.new_buffer(_shared.SCRATCH_FROM)
+    buffer[:6] = b"parent"
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        buffer[:6] = b"child!"
+        os.write(write, bytes(buffer[:6]))
+        os._exit(0)
+    os.close(write)
+    child_saw = os.read(read, 6)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child_saw == b"child!"
+    assert bytes(buffer[:6]) == b"parent"
+
+
+@c_only
+def test_decoding_in_a_forked_child_and_its_parent_at_once(decode):
+    # the pool filled before the fork, then both decode their own text for a while
+    n = 200_000
+    texts = {who: who * n for who in (b"p", b"c")}
+    frames = {who: masked(text) for who, text in texts.items()}
+    data, start = frames[b"p"]
+    assert decode(data, start, n, KEY) == texts[b"p"].decode()
+    read, write = os.pipe()
+    pid = os.fork()
+    who = b"c" if pid == 0 else b"p"
+    data, start = frames[who]
+    want = texts[who].decode()
+    wrong = sum(decode(data, start, n, KEY) != want for _ in range(400))
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        os.write(write, str(wrong).encode())
+        os._exit(0)
+    os.close(write)
+    child_wrong = int(os.read(read, 32))
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert (wrong, child_wrong) == (0, 0)

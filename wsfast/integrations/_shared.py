@@ -285,7 +285,14 @@ def new_buffer(n: int) -> mmap.mmap:
     wherever the heap's top was when it was made and change what glibc can give back to the
     kernel from then on (at 64 KiB messages, how often a server faults its heap back in
     follows such placements); mapped apart, the pool leaves the heap's layout as it was."""
-    return mmap.mmap(-1, -(-n // 65536) * 65536)
+    return mmap.mmap(-1, -(-n // 65536) * 65536, **_PRIVATE)
+
+
+# an anonymous mapping is shared by default: after a fork, parent and child would unmask into
+# the same pages at once and hand each other's text out as their own.  Private, each has its
+# own copy once it writes (Windows, with no fork, has no such flag: its mappings stay the
+# process's own)
+_PRIVATE = {"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}
 
 
 # scratch_decoder: the payload sizes it takes (below, the new bytes object is small-object
