@@ -332,7 +332,7 @@ _RECEIVE_NAMES = frozenset({"reader", "feed_data", "next", "parser"})
 # inflated to 2.4 MB before the application reads the first; handed over, the servers' heap
 # was trimmed and faulted in again for nearly every message (bench/end_to_end.py --servers
 # websockets at e9baaab: 13.9 faults a message against 5.6 unpatched, 0.81x), through the
-# buffer as unpatched (6.1, 0.91-1.00x).
+# buffer as unpatched (6.1, 0.91-1.13x over runs, as README gives it).
 
 
 def _protocol_parse(

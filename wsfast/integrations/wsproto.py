@@ -217,6 +217,7 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
             self._pos = end
             start = end - length
             if b1 & 0x80:
+                key = bytes(d[start - 4 : start])
                 payload: Any = None
                 if (
                     text
@@ -225,9 +226,9 @@ def _classes(fp: Any, api: Any) -> tuple[type, type, type]:
                     and not compressed
                     and scratch_text
                 ):
-                    payload = scratch_text(d, start, length, bytes(d[start - 4 : start]))
-                if payload is None:
-                    payload = unmask(d, start, length, bytes(d[start - 4 : start]), 0)
+                    payload = scratch_text(d, start, length, key)
+                if payload is None:  # not such a frame, or invalid UTF-8 (decoded to raise)
+                    payload = unmask(d, start, length, key, 0)
             else:
                 payload = bytes(d[start:end])
             if pmd is not None:
